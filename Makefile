@@ -1,0 +1,39 @@
+# Two commands do all the set-up on a fresh clone: `make demo` and `make test`.
+# TORCH picks the torch build; the default is the local CPU wheel on the project's machines.
+# GPU users: make demo TORCH="torch --index-url https://download.pytorch.org/whl/cu128"
+VENV ?= .venv
+PY := $(VENV)/bin/python
+TORCH ?= torch==2.13.0
+STAMP := $(VENV)/.installed
+
+.PHONY: install demo test test-slow lint format clean
+
+$(STAMP): pyproject.toml
+	python3 -m venv $(VENV)
+	$(PY) -m pip install --quiet $(TORCH)
+	$(PY) -m pip install --quiet -e ".[dev,langchain]"
+	touch $(STAMP)
+
+install: $(STAMP)
+
+demo: $(STAMP)
+	$(VENV)/bin/rag-index index data --set store.path=.rag-index/demo
+	$(VENV)/bin/rag-index query "How long does the Aurora grinder warranty last?" --set store.path=.rag-index/demo
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
+
+test: lint
+	$(VENV)/bin/pytest
+
+test-slow: $(STAMP)
+	$(VENV)/bin/pytest -m slow
+
+format: $(STAMP)
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
+
+clean:
+	rm -rf $(VENV) .rag-index .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,165 @@
+"""The `rag-index` command. Heavy imports (torch, chromadb) happen inside the commands."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+
+class UsageError(Exception):
+    """A user mistake that deserves one clear line, not a traceback."""
+
+
+def _config_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--config", metavar="FILE", help="YAML config (default: built-in defaults)")
+    parser.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a config key, e.g. --set embedder.pooling=cls (repeatable)",
+    )
+    parser.add_argument("--json", action="store_true", help="print machine-readable JSON on stdout")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="rag-index", description="Index folders into Chroma and query them."
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="show debug logging")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    index = commands.add_parser("index", help="index a folder of PDF, text, Markdown and HTML files")
+    index.add_argument("path", help="folder (or single file) to index")
+    _config_options(index)
+    index.add_argument("--strict", action="store_true", help="exit non-zero if any file was skipped")
+    index.add_argument(
+        "--recreate", action="store_true", help="drop the collection first (e.g. new embedder)"
+    )
+
+    query = commands.add_parser("query", help="retrieve the chunks most similar to a question")
+    query.add_argument("text", help="the question")
+    query.add_argument("-k", type=int, default=None, help="number of chunks (default: retrieval.k)")
+    _config_options(query)
+
+    info = commands.add_parser("info", help="describe the collection")
+    _config_options(info)
+    return parser
+
+
+def _load_config(args: argparse.Namespace) -> Any:
+    from rag_index.config import load_config
+
+    return load_config(args.config, args.overrides)
+
+
+def _print_json(value: Any) -> None:
+    print(json.dumps(value, indent=2, ensure_ascii=False))
+
+
+def cmd_index(args: argparse.Namespace) -> int:
+    """Index a folder and print the summary."""
+    from rag_index.pipeline import index_with_config
+
+    config = _load_config(args)
+    root = Path(args.path)
+    if not root.exists():
+        raise UsageError(f"{root}: no such file or folder")
+    if root.is_file():  # a single file: index it relative to its folder
+        config.loader.include = [root.name]
+        root = root.parent
+    report = index_with_config(root.resolve(), config, recreate=args.recreate, progress=not args.json)
+    if args.json:
+        _print_json(report.to_dict())
+    else:
+        print(
+            f"indexed {report.files_indexed} file(s), {report.chunks_written} chunk(s) into "
+            f"{config.store.collection!r} at {config.store.path} in {report.seconds:.1f} s"
+        )
+        if report.chunks_truncated:
+            print(f"warning: {report.chunks_truncated} chunk(s) were truncated to embedder.max_length")
+        for skipped in report.skipped:
+            print(f"skipped {skipped.path}: {skipped.reason}")
+    return 1 if args.strict and report.skipped else 0
+
+
+def cmd_query(args: argparse.Namespace) -> int:
+    """Print the chunks that best answer a question."""
+    from rag_index.pipeline import build_embedder, build_store
+    from rag_index.retriever import Retriever
+
+    config = _load_config(args)
+    if args.k is not None and args.k < 1:
+        raise UsageError(f"-k: expected a positive number, got {args.k}")
+    embedder = build_embedder(config.embedder)
+    store = build_store(config.store)
+    store.open(embedder.fingerprint, create=False)
+    results = Retriever(embedder, store, config.retrieval.k).search(args.text, k=args.k)
+    if args.json:
+        _print_json([{"id": r.id, "score": r.score, "text": r.text, "metadata": r.metadata} for r in results])
+        return 0
+    for rank, result in enumerate(results, 1):
+        page = f" p.{result.metadata['page']}" if "page" in result.metadata else ""
+        preview = " ".join(result.text.split())[:200]
+        print(f"{rank}. [{result.score:.3f}] {result.metadata.get('source', '?')}{page}\n   {preview}")
+    return 0
+
+
+def cmd_info(args: argparse.Namespace) -> int:
+    """Describe the collection without loading the model."""
+    from rag_index.pipeline import build_store
+
+    config = _load_config(args)
+    store = build_store(config.store)
+    store.attach()
+    info = {
+        "collection": store.name,
+        "path": config.store.path,
+        "chunks": store.count(),
+        "sources": store.sources(),
+        "fingerprint": store.stored_fingerprint(),
+    }
+    if args.json:
+        _print_json(info)
+    else:
+        print(f"collection {info['collection']!r} at {info['path']}: {info['chunks']} chunk(s)")
+        print(f"fingerprint: {json.dumps(info['fingerprint'], sort_keys=True)}")
+        for source, count in info["sources"].items():
+            print(f"  {count:6d}  {source}")
+    return 0
+
+
+COMMANDS = {"index": cmd_index, "query": cmd_query, "info": cmd_info}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the `rag-index` console script."""
+    from rag_index.config import ConfigError
+    from rag_index.model_files import ModelError
+    from rag_index.store import StoreError
+
+    args = _parser().parse_args(argv)
+    from transformers.utils import logging as transformers_logging
+
+    transformers_logging.disable_progress_bar()  # the CLI draws its own progress bars
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.WARNING, format="%(levelname)s: %(message)s"
+    )
+    try:
+        return COMMANDS[args.command](args)
+    except (UsageError, ConfigError, ModelError, StoreError) as err:
+        print(f"rag-index: error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("rag-index: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,40 @@
+"""Files -> Documents: find files under a root (walk.py) and load each one by its format."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from rag_index.loaders.base import FORMATS, LoadError, format_of, read_bytes
+from rag_index.loaders.html import html_to_text
+from rag_index.loaders.pdf import PDF_BACKENDS, check_pdf_backend, pdf_pages
+from rag_index.loaders.text import decode_text
+from rag_index.loaders.walk import iter_files
+from rag_index.types import Document, content_hash, stable_id
+
+__all__ = ["FORMATS", "PDF_BACKENDS", "LoadError", "iter_files", "load_file"]
+
+
+def load_file(path: Path, root: Path, pdf_backend: str = "pypdfium2") -> list[Document]:
+    """Load one file into Documents (one per PDF page with text, one for any other format).
+
+    Raises LoadError with a one-line reason when the file cannot be indexed, and ValueError for an unknown
+    ``pdf_backend`` (a configuration mistake, not a problem with the file).
+    """
+    check_pdf_backend(pdf_backend)
+    fmt = format_of(path)
+    source = path.relative_to(root).as_posix()
+    data = read_bytes(path)
+    base: dict[str, Any] = {"source": source, "content_hash": content_hash(data), "format": fmt}
+    if fmt == "pdf":
+        return [_document(text, {**base, "page": page}) for page, text in pdf_pages(data, pdf_backend)]
+    if fmt == "html":
+        text, title = html_to_text(data)
+        return [_document(text, {**base, "title": title} if title else base)]
+    return [_document(decode_text(data), base)]
+
+
+def _document(text: str, metadata: dict[str, Any]) -> Document:
+    # Content-addressed: the same file bytes at the same path give the same ids on every run.
+    doc_id = stable_id(metadata["source"], metadata["content_hash"], metadata.get("page", 0))
+    return Document(id=doc_id, text=text, metadata=metadata)

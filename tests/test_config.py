@@ -1,0 +1,96 @@
+"""Config validation: defaults, presets, overrides, and error messages that name the key and the choices."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from rag_index.config import Config, ConfigError, load_config
+
+CONFIGS = Path(__file__).resolve().parents[1] / "configs"
+
+
+def test_default_yaml_equals_the_built_in_defaults() -> None:
+    assert load_config(CONFIGS / "default.yaml") == Config() == load_config()
+
+
+@pytest.mark.parametrize("preset", sorted(p.name for p in CONFIGS.glob("*.yaml")))
+def test_every_shipped_config_is_valid(preset: str) -> None:
+    load_config(CONFIGS / preset)
+
+
+def test_presets_change_only_what_they_name() -> None:
+    assert load_config(CONFIGS / "pooling-cls.yaml").embedder.pooling == "cls"
+    config = load_config(CONFIGS / "chunking-sentence.yaml")
+    assert config.chunking.strategy == "sentence"
+    assert config.embedder == Config().embedder
+
+
+def test_overrides_set_any_key_with_yaml_typed_values() -> None:
+    config = load_config(overrides=["embedder.pooling=cls", "store.path=/tmp/x", "chunking.size=128"])
+    assert config.embedder.pooling == "cls"
+    assert config.store.path == "/tmp/x"
+    assert config.chunking.size == 128
+
+
+def test_overrides_apply_on_top_of_a_file(tmp_path: Path) -> None:
+    path = tmp_path / "c.yaml"
+    path.write_text("embedder:\n  pooling: max\nretrieval:\n  k: 9\n")
+    config = load_config(path, ["embedder.pooling=mean"])
+    assert (config.embedder.pooling, config.retrieval.k) == ("mean", 9)
+
+
+def test_bad_pooling_names_key_value_and_choices(tmp_path: Path) -> None:
+    path = tmp_path / "bad.yaml"
+    path.write_text("embedder:\n  pooling: meen\n")
+    with pytest.raises(ConfigError) as err:
+        load_config(path)
+    message = str(err.value)
+    assert message == (
+        f"{path}: embedder.pooling: 'meen' is not one of auto, cls, last_token, max, mean, mean_sqrt_len, "
+        "weighted_mean"
+    )
+
+
+def test_unknown_keys_are_rejected_with_their_path() -> None:
+    with pytest.raises(ConfigError, match=r"^embedder\.poolng: unknown key$"):
+        load_config(overrides=["embedder.poolng=cls"])
+    with pytest.raises(ConfigError, match=r"^retreival: unknown key$"):
+        load_config(overrides=["retreival.k=3"])
+
+
+@pytest.mark.parametrize(
+    ("override", "expected"),
+    [
+        ("store.distance=manhattan", r"store\.distance: 'manhattan' is not one of cosine, ip, l2"),
+        ("chunking.strategy=words", r"chunking\.strategy: 'words' is not one of markdown, recursive"),
+        ("chunking.unit=bytes", r"chunking\.unit: 'bytes' is not one of characters, tokens"),
+        ("chunking.size=-3", r"chunking\.size: -3: Input should be greater than 0"),
+        ("chunking.overlap=300", r"chunking: overlap \(300\) must be smaller than size \(200\)"),
+        ("retrieval.k=many", r"retrieval\.k: 'many': Input should be a valid integer"),
+        ("embedder.dtype=int4", r"embedder\.dtype: 'int4' is not one of auto, bf16, fp16, fp32"),
+        ("loader.formats=[pdf, docx]", r"loader\.formats: 'docx' is not one of html, md, pdf, txt"),
+    ],
+)
+def test_invalid_values_name_key_value_and_expectation(override: str, expected: str) -> None:
+    with pytest.raises(ConfigError, match=expected):
+        load_config(overrides=[override])
+
+
+def test_malformed_override_and_files_are_clear_errors(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="expected KEY=VALUE"):
+        load_config(overrides=["embedder.pooling"])
+    with pytest.raises(ConfigError, match="cannot read config file"):
+        load_config(tmp_path / "missing.yaml")
+    (tmp_path / "list.yaml").write_text("- a\n- b\n")
+    with pytest.raises(ConfigError, match="expected a mapping of sections"):
+        load_config(tmp_path / "list.yaml")
+    (tmp_path / "broken.yaml").write_text("embedder: [unclosed\n")
+    with pytest.raises(ConfigError, match="not valid YAML"):
+        load_config(tmp_path / "broken.yaml")
+
+
+def test_default_yaml_is_the_dump_of_the_defaults() -> None:
+    assert yaml.safe_load((CONFIGS / "default.yaml").read_text()) == Config().model_dump()

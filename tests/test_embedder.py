@@ -1,0 +1,156 @@
+"""PoolingEmbedder against sentence-transformers, and its handling of order, length and model folders."""
+
+from __future__ import annotations
+
+import json
+import logging
+import random
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from rag_index.embedder import PoolingEmbedder, resolve_dtype
+from rag_index.model_files import (
+    ModelError,
+    resolve_model_path,
+    resolve_pooling,
+    sentence_transformers_pooling,
+)
+
+WORDS = (
+    "coffee grinder burr espresso lighthouse harbour signal storm ledger invoice quarter revenue protein "
+    "cell membrane enzyme the a of and to in is was with for on by as at from that which data model "
+    "vector index chunk query retrieval document page section header table figure result method"
+).split()
+
+
+def mixed_texts(n: int, seed: int = 7) -> list[str]:
+    """n texts from 1 to ~300 words (some longer than the 256-token limit), with punctuation."""
+    rng = random.Random(seed)
+    texts = []
+    for i in range(n):
+        length = rng.choice([1, 2, 5, 12, 30, 80, 150, 300]) + i % 7
+        words = [rng.choice(WORDS) for _ in range(length)]
+        texts.append(" ".join(words).capitalize() + rng.choice([".", "?", "!", ""]))
+    return texts
+
+
+def test_matches_sentence_transformers_on_200_mixed_length_texts(embedder: PoolingEmbedder) -> None:
+    sentence_transformers = pytest.importorskip("sentence_transformers")
+    texts = mixed_texts(200)
+    reference = sentence_transformers.SentenceTransformer(str(embedder.model_path), device="cpu").encode(
+        texts, normalize_embeddings=True, batch_size=32
+    )
+    ours = embedder.encode(texts)
+    assert ours.shape == (200, 384) and ours.dtype == np.float32
+    cosine = np.sum(ours * reference, axis=1) / np.linalg.norm(reference, axis=1)
+    assert cosine.min() >= 0.9999, f"worst cosine {cosine.min():.6f} at text {cosine.argmin()}"
+
+
+def test_order_is_restored_after_length_sorting(embedder: PoolingEmbedder) -> None:
+    texts = mixed_texts(40, seed=3)
+    together = embedder.encode(texts)
+    one_by_one = np.vstack([embedder.encode([text]) for text in texts])
+    np.testing.assert_allclose(together, one_by_one, atol=2e-5)
+
+
+def test_padding_does_not_change_a_vector(embedder: PoolingEmbedder) -> None:
+    texts = mixed_texts(12, seed=5)
+    batched = embedder.encode_pooled(texts, ["mean", "cls", "last_token", "weighted_mean", "max"])
+    for name, vectors in batched.items():
+        alone = np.vstack([embedder.encode_pooled([t], [name])[name] for t in texts])
+        np.testing.assert_allclose(vectors, alone, atol=2e-5, err_msg=name)
+
+
+def test_one_forward_pass_feeds_several_poolings(embedder: PoolingEmbedder) -> None:
+    texts = ["a short text", "a somewhat longer text about espresso grinders"]
+    pooled = embedder.encode_pooled(texts, ["mean", "max"])
+    np.testing.assert_allclose(pooled["mean"], embedder.encode(texts), atol=1e-6)
+    assert not np.allclose(pooled["mean"], pooled["max"])
+    np.testing.assert_allclose(np.linalg.norm(pooled["max"], axis=1), 1.0, atol=1e-5)
+
+
+def test_empty_input_gives_an_empty_matrix(embedder: PoolingEmbedder) -> None:
+    assert embedder.encode([]).shape == (0, embedder.dimension)
+
+
+def test_truncation_is_counted_not_silent(
+    embedder: PoolingEmbedder, caplog: pytest.LogCaptureFixture
+) -> None:
+    before = embedder.truncated
+    with caplog.at_level(logging.WARNING):
+        embedder.encode(["word " * 600, "short"])
+    assert embedder.truncated == before + 1
+    assert "truncated" in caplog.text
+
+
+def test_token_spans_exclude_special_tokens(embedder: PoolingEmbedder) -> None:
+    text = "Grinders grind."
+    spans = embedder.token_spans(text)
+    assert [text[s:e] for s, e in spans] == ["Grind", "ers", "grind", "."]
+
+
+def test_a_document_prefix_reduces_the_room_for_content(embedder: PoolingEmbedder) -> None:
+    assert embedder.max_content_tokens == 254  # 256 less [CLS] and [SEP]
+    prefixed = PoolingEmbedder(model=str(embedder.model_path), document_prefix="passage: ")
+    assert prefixed.max_content_tokens == 254 - len(embedder.token_spans("passage: "))
+
+
+def test_a_local_model_folder_gives_the_same_vectors(embedder: PoolingEmbedder) -> None:
+    other = PoolingEmbedder(model=str(embedder.model_path), device="cpu")
+    np.testing.assert_allclose(other.encode(["same text"]), embedder.encode(["same text"]), atol=1e-6)
+    assert other.fingerprint["weights"] == embedder.fingerprint["weights"]
+
+
+def test_missing_model_folder_is_a_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(ModelError, match="not a local Hugging Face model folder"):
+        resolve_model_path(str(tmp_path / "nowhere"))
+
+
+def _st_folder(tmp_path: Path, pooling_config: dict[str, object]) -> Path:
+    (tmp_path / "1_Pooling").mkdir()
+    (tmp_path / "modules.json").write_text(
+        json.dumps(
+            [{"idx": 1, "name": "1", "path": "1_Pooling", "type": "sentence_transformers.models.Pooling"}]
+        )
+    )
+    (tmp_path / "1_Pooling" / "config.json").write_text(json.dumps(pooling_config))
+    return tmp_path
+
+
+def test_auto_pooling_reads_the_older_boolean_format(tmp_path: Path) -> None:
+    folder = _st_folder(tmp_path, {"pooling_mode_cls_token": True, "pooling_mode_mean_tokens": False})
+    assert resolve_pooling(folder, "auto") == "cls"
+
+
+@pytest.mark.parametrize(
+    ("mode", "expected"), [("lasttoken", "last_token"), ("weightedmean", "weighted_mean")]
+)
+def test_auto_pooling_reads_the_newer_pooling_mode_format(tmp_path: Path, mode: str, expected: str) -> None:
+    assert sentence_transformers_pooling(_st_folder(tmp_path, {"pooling_mode": mode})) == expected
+
+
+def test_auto_pooling_falls_back_to_mean_with_a_warning(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.WARNING):
+        assert resolve_pooling(tmp_path, "auto") == "mean"
+    assert "using mean pooling" in caplog.text
+
+
+def test_explicit_pooling_wins_over_the_model_config(embedder: PoolingEmbedder) -> None:
+    assert resolve_pooling(embedder.model_path, "max") == "max"
+    assert resolve_pooling(embedder.model_path, "auto") == "mean"
+
+
+def test_dtype_auto_is_fp32_without_native_bf16(monkeypatch: pytest.MonkeyPatch) -> None:
+    import torch
+
+    from rag_index import embedder as module
+
+    monkeypatch.setattr(module, "cpu_has_native_bf16", lambda: False)
+    assert resolve_dtype("auto", torch.device("cpu")) == torch.float32
+    monkeypatch.setattr(module, "cpu_has_native_bf16", lambda: True)
+    assert resolve_dtype("auto", torch.device("cpu")) == torch.bfloat16
+    assert resolve_dtype("fp16", torch.device("cpu")) == torch.float16

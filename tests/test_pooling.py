@@ -1,0 +1,69 @@
+"""Each pooling function against hand-computed tensors, with padding on either side."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from rag_index.pooling import POOLING, get_pooling
+
+# Two sequences, hidden size 2. Row 0 has 2 real tokens then padding; row 1 has 3 real tokens.
+TOKENS = torch.tensor(
+    [
+        [[1.0, 2.0], [3.0, 6.0], [100.0, 100.0]],
+        [[0.0, 1.0], [2.0, -1.0], [4.0, 3.0]],
+    ]
+)
+RIGHT = torch.tensor([[1, 1, 0], [1, 1, 1]])
+# The same real tokens with left padding: row 0 is [pad, t0, t1].
+TOKENS_LEFT = torch.tensor(
+    [
+        [[100.0, 100.0], [1.0, 2.0], [3.0, 6.0]],
+        [[0.0, 1.0], [2.0, -1.0], [4.0, 3.0]],
+    ]
+)
+LEFT = torch.tensor([[0, 1, 1], [1, 1, 1]])
+
+EXPECTED = {
+    "mean": [[2.0, 4.0], [2.0, 1.0]],
+    "mean_sqrt_len": [[4.0 / math.sqrt(2), 8.0 / math.sqrt(2)], [6.0 / math.sqrt(3), 3.0 / math.sqrt(3)]],
+    # weights 1,2 -> (1*t0 + 2*t1) / 3 ; weights 1,2,3 -> (t0 + 2 t1 + 3 t2) / 6
+    "weighted_mean": [[7.0 / 3, 14.0 / 3], [16.0 / 6, 8.0 / 6]],
+    "max": [[3.0, 6.0], [4.0, 3.0]],
+    "cls": [[1.0, 2.0], [0.0, 1.0]],
+    "last_token": [[3.0, 6.0], [4.0, 3.0]],
+}
+
+
+def test_every_registered_pooling_has_a_hand_computed_case() -> None:
+    assert set(EXPECTED) == set(POOLING)
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_pooling_with_right_padding(name: str) -> None:
+    out = get_pooling(name)(TOKENS, RIGHT)
+    torch.testing.assert_close(out, torch.tensor(EXPECTED[name]))
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_pooling_with_left_padding(name: str) -> None:
+    out = get_pooling(name)(TOKENS_LEFT, LEFT)
+    torch.testing.assert_close(out, torch.tensor(EXPECTED[name]))
+
+
+def test_max_ignores_padding_even_when_real_values_are_negative() -> None:
+    tokens = torch.tensor([[[-5.0], [-3.0], [0.0]]])
+    mask = torch.tensor([[1, 1, 0]])
+    assert get_pooling("max")(tokens, mask).item() == -3.0
+
+
+def test_pooling_keeps_bf16() -> None:
+    out = get_pooling("mean")(TOKENS.bfloat16(), RIGHT)
+    assert out.dtype == torch.bfloat16
+
+
+def test_unknown_pooling_names_the_valid_ones() -> None:
+    with pytest.raises(ValueError, match="'meen'; expected one of cls, last_token, max, mean, mean_sqrt_len"):
+        get_pooling("meen")

@@ -1,0 +1,44 @@
+"""Integration: index data/ with the real default model and check each sample question's source at rank 1."""
+
+from __future__ import annotations
+
+import json
+
+import chromadb
+import pytest
+
+from rag_index.config import Config
+from rag_index.embedder import PoolingEmbedder
+from rag_index.pipeline import build_chunker, index_folder
+from rag_index.retriever import Retriever
+from rag_index.store import ChromaStore
+from tests.conftest import DATA
+
+QUESTIONS = json.loads((DATA / "questions.json").read_text())
+
+
+@pytest.fixture(scope="module")
+def retriever(embedder: PoolingEmbedder) -> Retriever:
+    config = Config()
+    store = ChromaStore("unused", "sample-corpus", client=chromadb.EphemeralClient())
+    report = index_folder(
+        DATA, config.loader, build_chunker(config.chunking, embedder), embedder, store, progress=False
+    )
+    assert report.skipped == [] and report.chunks_truncated == 0
+    return Retriever(embedder, store, k=3)
+
+
+@pytest.mark.parametrize("item", QUESTIONS, ids=[q["question"][:40] for q in QUESTIONS])
+def test_each_sample_question_finds_its_source_first(retriever: Retriever, item: dict) -> None:
+    hits = retriever.search(item["question"])
+    assert hits[0].metadata["source"] == item["source"], [h.metadata["source"] for h in hits]
+    if item["page"] is not None:
+        assert hits[0].metadata["page"] == item["page"]
+
+
+def test_every_chunk_of_the_corpus_is_an_exact_span_of_its_document(retriever: Retriever) -> None:
+    got = retriever.store.collection.get(include=["metadatas", "documents"])
+    assert got["ids"]
+    for text, meta in zip(got["documents"], got["metadatas"], strict=True):
+        assert meta["end"] - meta["start"] == len(text)
+        assert meta["content_hash"] and meta["source"]
