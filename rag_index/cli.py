@@ -28,6 +28,16 @@ def _config_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="print machine-readable JSON on stdout")
 
 
+def _wait_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--wait",
+        type=float,
+        default=0.0,
+        metavar="SECONDS",
+        help="wait this long for another run writing to the same store (default: fail at once)",
+    )
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="rag-index", description="Index folders into Chroma and query them."
@@ -42,6 +52,15 @@ def _parser() -> argparse.ArgumentParser:
     index.add_argument(
         "--recreate", action="store_true", help="drop the collection first (e.g. new embedder)"
     )
+    index.add_argument(
+        "--no-prune", action="store_true", help="keep the chunks of files deleted from the folder"
+    )
+    _wait_option(index)
+
+    verify = commands.add_parser("verify", help="check that the manifest and the store agree")
+    verify.add_argument("--repair", action="store_true", help="fix the drift found (re-index, delete)")
+    _config_options(verify)
+    _wait_option(verify)
 
     query = commands.add_parser("query", help="retrieve the chunks most similar to a question")
     query.add_argument("text", help="the question")
@@ -50,6 +69,32 @@ def _parser() -> argparse.ArgumentParser:
 
     info = commands.add_parser("info", help="describe the collection")
     _config_options(info)
+
+    evaluate = commands.add_parser("eval", help="score retrieval on a BEIR or document-QA dataset")
+    evaluate.add_argument(
+        "--dataset", required=True, metavar="PATH", help="BEIR folder, or folder with qna_data.csv and docs/"
+    )
+    evaluate.add_argument("--split", default="test", help="BEIR qrels split (default: test)")
+    _config_options(evaluate)
+    evaluate.add_argument(
+        "--grid",
+        action="append",
+        default=[],
+        metavar="KEY=V1,V2,...",
+        help="sweep a config key, e.g. --grid embedder.pooling=mean,cls (repeatable: the product is run)",
+    )
+    evaluate.add_argument(
+        "--documents",
+        choices=["auto", "whole", "chunked"],
+        default="auto",
+        help="embed documents whole or chunked (auto: whole for BEIR, chunked for document QA)",
+    )
+    evaluate.add_argument("--queries", type=int, metavar="N", help="only the first N judged queries")
+    evaluate.add_argument(
+        "--distractors", type=int, metavar="N", help="keep the relevant documents and only N random others"
+    )
+    evaluate.add_argument("--no-cache", action="store_true", help="recompute even if results are cached")
+    evaluate.add_argument("--cache-dir", metavar="DIR", help="result cache (default: STORE_PATH/eval-cache)")
     return parser
 
 
@@ -74,13 +119,22 @@ def cmd_index(args: argparse.Namespace) -> int:
     if root.is_file():  # a single file: index it relative to its folder
         config.loader.include = [root.name]
         root = root.parent
-    report = index_with_config(root.resolve(), config, recreate=args.recreate, progress=not args.json)
+    report = index_with_config(
+        root.resolve(),
+        config,
+        recreate=args.recreate,
+        progress=not args.json,
+        prune=not args.no_prune,
+        wait=args.wait,
+    )
     if args.json:
         _print_json(report.to_dict())
     else:
         print(
-            f"indexed {report.files_indexed} file(s), {report.chunks_written} chunk(s) into "
-            f"{config.store.collection!r} at {config.store.path} in {report.seconds:.1f} s"
+            f"indexed {report.files_indexed} file(s), {report.chunks_written} chunk(s) "
+            f"({report.chunks_embedded} embedded) into {config.store.collection!r} at "
+            f"{report.store} in {report.seconds:.1f} s; {report.files_unchanged} unchanged, "
+            f"{report.files_removed} removed ({report.chunks_deleted} chunk(s) deleted)"
         )
         if report.chunks_truncated:
             print(f"warning: {report.chunks_truncated} chunk(s) were truncated to embedder.max_length")
@@ -100,7 +154,7 @@ def cmd_query(args: argparse.Namespace) -> int:
     embedder = build_embedder(config.embedder)
     store = build_store(config.store)
     store.open(embedder.fingerprint, create=False)
-    results = Retriever(embedder, store, config.retrieval.k).search(args.text, k=args.k)
+    results = Retriever.from_config(config.retrieval, embedder, store).search(args.text, k=args.k)
     if args.json:
         _print_json([{"id": r.id, "score": r.score, "text": r.text, "metadata": r.metadata} for r in results])
         return 0
@@ -135,7 +189,82 @@ def cmd_info(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"index": cmd_index, "query": cmd_query, "info": cmd_info}
+def cmd_eval(args: argparse.Namespace) -> int:
+    """Score retrieval on a dataset for each point of a config grid and print the metrics."""
+    from rag_index.evaluation import (
+        DatasetError,
+        EvalCache,
+        EvalError,
+        evaluate_points,
+        grid_points,
+        load_dataset,
+        subset,
+    )
+
+    if args.queries is not None and args.queries < 1:
+        raise UsageError(f"--queries: expected a positive number, got {args.queries}")
+    if args.distractors is not None and args.distractors < 0:
+        raise UsageError(f"--distractors: expected 0 or more, got {args.distractors}")
+    try:
+        points = grid_points(args.config, args.overrides, args.grid)
+        config = points[0].config
+        dataset = load_dataset(args.dataset, args.split, config.loader.pdf_backend)
+        if args.queries is not None or args.distractors is not None:
+            dataset = subset(dataset, args.queries, args.distractors)
+        cache = None if args.no_cache else EvalCache(args.cache_dir or Path(config.store.path) / "eval-cache")
+        whole = {"auto": None, "whole": True, "chunked": False}[args.documents]
+        report = evaluate_points(dataset, points, whole, cache, progress=not args.json)
+    except (DatasetError, EvalError) as err:
+        raise UsageError(str(err)) from None
+    if args.json:
+        _print_json(report.to_dict())
+    else:
+        print(report.describe())
+        print(report.table())
+    return 0
+
+
+def cmd_verify(args: argparse.Namespace) -> int:
+    """Reconcile the manifest with the store; with --repair, fix the drift."""
+    from rag_index.verify import verify
+
+    config = _load_config(args)
+    if args.wait < 0:
+        raise UsageError(f"--wait: expected a number of seconds >= 0, got {args.wait}")
+    drift, after = verify(config, repair=args.repair, wait=args.wait)
+    if args.json:
+        _print_json({**drift.to_dict(), "after_repair": after.to_dict() if after else None})
+    else:
+        print(
+            f"collection {drift.collection!r}: {drift.chunks_in_store} chunk(s) in the store, "
+            f"{drift.sources_in_manifest} source(s) in the manifest"
+        )
+        for source, ids in drift.missing.items():
+            print(f"drift: {source}: {len(ids)} chunk(s) missing from the store")
+        if drift.stray:
+            print(f"drift: {len(drift.stray)} chunk(s) in the store that no source in the manifest claims")
+        for source in drift.incomplete:
+            print(f"drift: {source}: its last write was interrupted")
+        for source in drift.outdated:
+            print(f"drift: {source}: indexed with other loader or chunking settings")
+        if drift.ok:
+            print("ok: the manifest and the store agree")
+        elif after is not None:
+            print(
+                f"repaired: deleted {len(drift.stray)} stray chunk(s), re-indexed "
+                f"{len(drift.to_reindex)} source(s); " + ("now ok" if after.ok else "drift remains")
+            )
+    final = after or drift
+    return 0 if final.ok else 1
+
+
+COMMANDS = {
+    "index": cmd_index,
+    "query": cmd_query,
+    "info": cmd_info,
+    "eval": cmd_eval,
+    "verify": cmd_verify,
+}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

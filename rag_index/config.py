@@ -11,7 +11,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from rag_index.chunking import STRATEGIES, UNITS
 from rag_index.loaders import FORMATS, PDF_BACKENDS
-from rag_index.pooling import POOLING
+from rag_index.pooling import JOIN, POOLING, get_pooling, pooling_choices
+from rag_index.retriever import SEARCH_TYPES
 
 
 class ConfigError(Exception):
@@ -37,6 +38,10 @@ class LoaderConfig(Section):
     exclude: list[str] = Field(default_factory=list)
     formats: list[str] = Field(default_factory=lambda: sorted(FORMATS))
     pdf_backend: str = "pypdfium2"
+    # Symlinks leading outside the indexed folder are skipped unless this is on.
+    follow_symlinks: bool = False
+    # Larger files are listed as skipped, never read: keeps memory bounded on huge inputs.
+    max_file_mb: float = Field(default=20.0, gt=0)
 
     @field_validator("formats")
     @classmethod
@@ -81,25 +86,43 @@ class EmbedderConfig(Section):
     pooling: str = "auto"
     normalize: bool = True
     max_length: int | None = Field(default=None, gt=0)  # None: the model's own (256 for MiniLM)
-    batch_size: int = Field(default=32, gt=0)
+    batch_size: int = Field(default=256, gt=0)  # texts per forward pass at most; see batch_tokens
     dtype: Literal["auto", "bf16", "fp16", "fp32"] = "fp32"
     device: str = "auto"
     query_prefix: str = ""
     document_prefix: str = ""
     trust_remote_code: bool = False
+    # Padded tokens (rows x longest row) per forward pass: short texts batch wide, long ones narrow.
+    batch_tokens: int = Field(default=8192, gt=0)
+    # openvino: pip install openvino (CPU only); auto: openvino on the CPU when installed, else torch
+    backend: Literal["auto", "openvino", "torch"] = "torch"
+    threads: int | None = Field(default=None, gt=0)  # None: torch's default, one per core
 
     @field_validator("pooling")
     @classmethod
     def _known_pooling(cls, value: str) -> str:
-        return _one_of(value, ["auto", *sorted(POOLING)])
+        if value == "auto" or value in POOLING:
+            return value
+        if JOIN not in value:
+            raise ValueError(f"{value!r} is not one of auto, {pooling_choices()}")
+        get_pooling(value)  # a concatenation such as mean+max: raises ValueError saying what is wrong
+        return value
 
 
 class StoreConfig(Section):
-    """Where the Chroma collection lives."""
+    """Where the Chroma collection lives: an embedded database at path, or a Chroma server."""
 
+    mode: Literal["embedded", "http"] = "embedded"
+    # embedded: the Chroma data folder; http: the local folder for the manifest and lock only.
     path: str = ".rag-index"
     collection: str = "rag-index"
     distance: Literal["cosine", "ip", "l2"] = "cosine"
+    host: str = "localhost"
+    port: int = Field(default=8000, gt=0, lt=65536)
+    ssl: bool = False
+    # The NAME of the environment variable holding the server's token, never the token itself.
+    token_env: str | None = None
+    retries: int = Field(default=4, ge=0)  # attempts after the first when the server does not answer
 
     @field_validator("collection")
     @classmethod
@@ -113,10 +136,26 @@ class StoreConfig(Section):
 
 
 class RetrievalConfig(Section):
-    """How queries are answered."""
+    """How queries are answered (see rag_index.retriever.Retriever for the search types)."""
 
     k: int = Field(default=5, gt=0)
-    search_type: Literal["similarity"] = "similarity"
+    search_type: str = "similarity"
+    fetch_k: int = Field(default=20, gt=0)  # mmr: candidates fetched before k are picked
+    lambda_mult: float = Field(default=0.5, ge=0.0, le=1.0)  # mmr: 1 = relevance only, 0 = diversity only
+    score_threshold: float | None = None  # similarity_score_threshold: the lowest score kept
+
+    @field_validator("search_type")
+    @classmethod
+    def _known_search_type(cls, value: str) -> str:
+        return _one_of(value, list(SEARCH_TYPES))
+
+    @model_validator(mode="after")
+    def _options_fit_search_type(self) -> RetrievalConfig:
+        if self.search_type == "mmr" and self.fetch_k < self.k:
+            raise ValueError(f"fetch_k ({self.fetch_k}) must be at least k ({self.k}) for search_type mmr")
+        if self.search_type == "similarity_score_threshold" and self.score_threshold is None:
+            raise ValueError("search_type similarity_score_threshold needs a score_threshold")
+        return self
 
 
 class Config(Section):

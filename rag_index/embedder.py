@@ -12,15 +12,22 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from rag_index.backends import Backend, make_backend, resolve_backend
+from rag_index.config import ConfigError
 from rag_index.model_files import (
     max_sequence_length,
     resolve_model_path,
     resolve_pooling,
     weights_hash,
 )
-from rag_index.pooling import get_pooling
+from rag_index.pooling import JOIN, get_pooling
 
 log = logging.getLogger(__name__)
+
+IDF_MEAN_ONLY_IN_EVAL = (
+    "embedder.pooling: idf_mean needs token statistics of the corpus; only `rag-index eval` computes them "
+    "(over the evaluated corpus), so use it there"
+)
 
 DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
 
@@ -53,34 +60,47 @@ def resolve_dtype(dtype: str, device: torch.device) -> torch.dtype:
 class PoolingEmbedder:
     """Turns texts into float32 vectors with a local transformers encoder and a pooling strategy."""
 
+    idf: torch.Tensor | None = None  # per token id weights for idf_mean, set by fit_idf
+
     def __init__(
         self,
         model: str | None = None,
         pooling: str = "auto",
         normalize: bool = True,
         max_length: int | None = None,
-        batch_size: int = 32,
+        batch_size: int = 256,
         dtype: str = "fp32",
         device: str = "auto",
         query_prefix: str = "",
         document_prefix: str = "",
         trust_remote_code: bool = False,
+        batch_tokens: int = 8192,
+        backend: str = "torch",
+        threads: int | None = None,
     ) -> None:
         from transformers import AutoModel, AutoTokenizer
 
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        # The encoder owns the cores: the tokenizer's own thread pool would only compete with it.
+        os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+        if threads:
+            torch.set_num_threads(threads)
         self.model_path = resolve_model_path(model)
         self.model_name = model or "sentence-transformers/all-MiniLM-L6-v2"
         self.pooling = resolve_pooling(self.model_path, pooling)
         self._pool = get_pooling(self.pooling)
+        if self.pooling == "idf_mean":  # its weights come from a corpus: see fit_idf
+            raise ConfigError(IDF_MEAN_ONLY_IN_EVAL)
         self.normalize = normalize
         self.batch_size = batch_size
+        self.batch_tokens = batch_tokens
         self.query_prefix = query_prefix
         self.document_prefix = document_prefix
         if trust_remote_code:
             log.warning("trust_remote_code is on: %s may run code shipped with the model", self.model_path)
         self.device = resolve_device(device)
         self.dtype = resolve_dtype(dtype, self.device)
+        backend = resolve_backend(self.device) if backend == "auto" else backend
         self.tokenizer = AutoTokenizer.from_pretrained(
             self.model_path, local_files_only=True, trust_remote_code=trust_remote_code
         )
@@ -89,13 +109,23 @@ class PoolingEmbedder:
             local_files_only=True,
             use_safetensors=True,
             trust_remote_code=trust_remote_code,
-            dtype=self.dtype,
+            # OpenVINO converts fp32 weights and applies the precision itself when it compiles.
+            dtype=torch.float32 if backend == "openvino" else self.dtype,
         ).to(self.device)
         self.model.eval()
+        self.backend_name = backend
+        key = self._conversion_key() if backend == "openvino" else None
+        self.backend: Backend = make_backend(backend, self.model, self.dtype, self.device, threads, key)
         model_limit = int(getattr(self.model.config, "max_position_embeddings", 512))
         self.max_length = min(max_length or max_sequence_length(self.model_path, model_limit), model_limit)
         self.dimension = int(self.model.config.hidden_size)
         self.truncated = 0  # texts cut to max_length so far; chunkers are sized so this stays 0
+
+    def _conversion_key(self) -> str:
+        # A converted model (OpenVINO) is valid for these weights traced by this transformers version.
+        import transformers
+
+        return f"{weights_hash(self.model_path)}-transformers-{transformers.__version__}"
 
     @property
     def max_content_tokens(self) -> int:
@@ -116,7 +146,7 @@ class PoolingEmbedder:
             "pooling": self.pooling,
             "normalize": self.normalize,
             "max_length": self.max_length,
-            "dimension": self.dimension,
+            "dimension": self.dimension * len(self.pooling.split(JOIN)),  # mean+max: both parts
             "document_prefix": self.document_prefix,
             "query_prefix": self.query_prefix,
         }
@@ -141,19 +171,45 @@ class PoolingEmbedder:
     def encode_pooled(self, texts: Sequence[str], poolings: Sequence[str]) -> dict[str, np.ndarray]:
         """Vectors for several poolings from one forward pass per batch (pooling comes after the encoder)."""
         functions = {name: get_pooling(name) for name in poolings}
-        out = {name: np.empty((len(texts), self.dimension), dtype=np.float32) for name in poolings}
+        width = {name: self.dimension * len(name.split(JOIN)) for name in poolings}  # a+b: both parts
+        out = {name: np.empty((len(texts), width[name]), dtype=np.float32) for name in poolings}
         if not texts:
             return out
         ids = self._tokenize(texts)
         with torch.inference_mode():
             for rows, input_ids, mask in self._batches(ids):
-                hidden = self.model(input_ids=input_ids, attention_mask=mask).last_hidden_state
+                hidden = self._forward(input_ids, mask)
                 for name, pool in functions.items():
-                    pooled = pool(hidden, mask).float()
+                    pooled = pool(hidden, self.token_weights(name, input_ids, mask)).float()
                     if self.normalize:
                         pooled = F.normalize(pooled, p=2, dim=1)
                     out[name][rows] = pooled.cpu().numpy()
         return out
+
+    def fit_idf(self, texts: Sequence[str]) -> torch.Tensor:
+        """Set the idf_mean weights from the texts of a corpus: log((N + 1) / (df + 1)) + 1 per token id.
+
+        Smoothed as scikit-learn's TfidfVectorizer does, so a token absent from the corpus still weighs > 0.
+        """
+        vocab = max(len(self.tokenizer), int(getattr(self.model.config, "vocab_size", 0)))
+        df = np.zeros(vocab, dtype=np.float64)
+        ids = self.tokenizer(list(texts), truncation=True, max_length=self.max_length)["input_ids"]
+        for row in ids:
+            df[np.unique(row)] += 1
+        idf = np.log((len(ids) + 1) / (df + 1)) + 1
+        self.idf = torch.from_numpy(idf.astype(np.float32))
+        return self.idf
+
+    def token_weights(self, pooling: str, input_ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """What a pooling weighs tokens with: the attention mask, or weights (idf_mean, mean_no_special)."""
+        if pooling == "mean_no_special":
+            special = torch.tensor(self.tokenizer.all_special_ids, device=input_ids.device)
+            return mask * ~torch.isin(input_ids, special)
+        if pooling == "idf_mean":
+            if self.idf is None:
+                raise RuntimeError("idf_mean needs corpus statistics: call fit_idf(corpus texts) first")
+            return mask * self.idf.to(input_ids.device)[input_ids]
+        return mask
 
     def _tokenize(self, texts: Sequence[str]) -> list[list[int]]:
         # Tokenize one token past the limit: a row that reaches it was truncated, so it is counted
@@ -169,15 +225,24 @@ class PoolingEmbedder:
                 ids[i] = row
         return ids
 
+    def _forward(self, input_ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """Last hidden states of the encoder for one padded batch, from the configured backend."""
+        return self.backend.forward(input_ids, mask)
+
     def _batches(self, ids: list[list[int]]) -> Iterator[tuple[np.ndarray, torch.Tensor, torch.Tensor]]:
         # Longest first, as sentence-transformers does: similar lengths share a batch, so little padding.
+        # A batch grows while its padded size (rows x longest row) stays within batch_tokens, so short
+        # texts go many to a batch and long ones few, up to batch_size rows.
         # Always pad on the right: BERT-style models number positions from the first column, and for
         # causal models the padding after the last real token cannot be attended to.
         order = np.argsort([-len(row) for row in ids], kind="stable")
         pad_id = self.tokenizer.pad_token_id or 0
-        for start in range(0, len(order), self.batch_size):
-            rows = order[start : start + self.batch_size]
-            width = max(len(ids[i]) for i in rows)
+        start = 0
+        while start < len(order):
+            width = len(ids[order[start]])  # the longest row of the batch, since lengths descend
+            count = min(self.batch_size, max(1, self.batch_tokens // max(width, 1)))
+            rows = order[start : start + count]
+            start += len(rows)
             input_ids = np.full((len(rows), width), pad_id, dtype=np.int64)
             mask = np.zeros((len(rows), width), dtype=np.int64)
             for r, i in enumerate(rows):

@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import torch
+import torch.nn.functional as F
 
 PoolingFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
@@ -54,19 +55,53 @@ def last_token(tokens: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tens
     return tokens[torch.arange(tokens.shape[0], device=tokens.device), last]
 
 
+def concatenation(*parts: PoolingFn) -> PoolingFn:
+    """A pooling that joins the L2-normalized outputs of parts, so each part weighs the same.
+
+    The embedder then normalizes the whole vector, as it does for every pooling.
+    """
+
+    def pool(tokens: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        return torch.cat([F.normalize(part(tokens, attention_mask), p=2, dim=1) for part in parts], dim=1)
+
+    return pool
+
+
 POOLING: dict[str, PoolingFn] = {
     "cls": cls,
+    # idf_mean and mean_no_special are `mean` over per-token weights instead of the attention mask: the
+    # embedder supplies those weights because they need the token ids (see TOKEN_WEIGHTED).
+    "idf_mean": mean,
     "last_token": last_token,
     "max": max_,
     "mean": mean,
+    "mean_no_special": mean,
     "mean_sqrt_len": mean_sqrt_len,
     "weighted_mean": weighted_mean,
 }
 
+# Poolings whose mask the embedder replaces with token weights: the inverse document frequency of each
+# token over the indexed corpus (idf_mean), or 0 for special tokens such as [CLS] and [SEP] (mean_no_special).
+TOKEN_WEIGHTED = ("idf_mean", "mean_no_special")
+JOIN = "+"  # "mean+max": a concatenation of registered poolings
+
+
+def pooling_choices() -> str:
+    """The valid pooling names, for error messages (generated from the registry)."""
+    return f"{', '.join(sorted(POOLING))}, or several joined by {JOIN!r} (e.g. mean{JOIN}max)"
+
 
 def get_pooling(name: str) -> PoolingFn:
-    """The pooling function registered under name; raises ValueError naming the valid ones."""
-    try:
+    """The pooling registered under name, or a concatenation 'a+b'; raises ValueError naming valid ones."""
+    parts = name.split(JOIN)
+    unknown = [part for part in parts if part not in POOLING]
+    if unknown:
+        raise ValueError(f"unknown pooling {unknown[0]!r}; expected one of {pooling_choices()}")
+    if len(parts) == 1:
         return POOLING[name]
-    except KeyError:
-        raise ValueError(f"unknown pooling {name!r}; expected one of {', '.join(sorted(POOLING))}") from None
+    weighted = [part for part in parts if part in TOKEN_WEIGHTED]
+    if weighted or len(set(parts)) < len(parts):
+        raise ValueError(
+            f"pooling {name!r}: a concatenation joins distinct poolings, not {', '.join(TOKEN_WEIGHTED)}"
+        )
+    return concatenation(*(POOLING[part] for part in parts))

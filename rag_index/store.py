@@ -3,15 +3,25 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+import logging
+import math
+import os
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, TypeVar, overload
 
 import numpy as np
 
 from rag_index.types import Chunk, ScoredChunk
 
 FINGERPRINT_KEY = "rag_index_fingerprint"
+TEXT_HASH_KEY = "text_hash"  # chunk metadata: sha256 of the chunk text, the key of the embedding cache
+BACKOFF_SECONDS = 0.5  # first wait before retrying a server call; doubles on each retry
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 class StoreError(Exception):
@@ -27,46 +37,136 @@ def _distance_to_score(distance: float, space: str) -> float:
 
 
 def chroma_metadata(metadata: dict[str, Any]) -> dict[str, str | int | float | bool]:
-    """Metadata Chroma accepts: scalar values only; None dropped, anything else as text."""
+    """Metadata Chroma accepts: scalar values only; None dropped, anything else as text.
+
+    Integers outside int64 and non-finite floats, which Chroma rejects, are kept as text too.
+    """
     flat: dict[str, str | int | float | bool] = {}
     for key, value in metadata.items():
-        if value is None:
+        if value is None or not str(key):
             continue
-        flat[str(key)] = (
-            value if isinstance(value, str | int | float | bool) else json.dumps(value, default=str)
-        )
+        flat[str(key)] = value if _chroma_scalar(value) else json.dumps(value, default=str)
     return flat
 
 
-class ChromaStore:
-    """One Chroma collection on disk (embedded PersistentClient), or through a client given to it."""
+def _chroma_scalar(value: Any) -> bool:
+    if isinstance(value, bool | str):
+        return True
+    if isinstance(value, int):
+        return -(2**63) <= value < 2**63
+    return isinstance(value, float) and math.isfinite(value)
 
-    def __init__(self, path: str, collection: str, distance: str = "cosine", client: Any = None) -> None:
+
+@dataclass(frozen=True)
+class Server:
+    """Where a Chroma server listens, and the name of the environment variable holding its token."""
+
+    host: str
+    port: int
+    ssl: bool = False
+    token_env: str | None = None
+    retries: int = 4
+
+    @property
+    def url(self) -> str:
+        """The server's address (never with the token)."""
+        return f"{'https' if self.ssl else 'http'}://{self.host}:{self.port}"
+
+    def headers(self) -> dict[str, str]:
+        """The auth header, when a token variable is configured; read at connect time, never stored."""
+        if self.token_env is None:
+            return {}
+        token = os.environ.get(self.token_env)
+        if not token:
+            raise StoreError(f"store.token_env: environment variable {self.token_env} is not set")
+        return {"Authorization": f"Bearer {token}"}
+
+
+def _is_connection_error(err: BaseException) -> bool:
+    import httpx
+
+    # HttpClient's constructor reports an unreachable server as ValueError("Could not connect ...").
+    return isinstance(err, httpx.TransportError | ConnectionError) or (
+        isinstance(err, ValueError) and "Could not connect" in str(err)
+    )
+
+
+class ChromaStore:
+    """One Chroma collection: embedded on disk (PersistentClient), on a Chroma server, or a given client."""
+
+    def __init__(
+        self,
+        path: str,
+        collection: str,
+        distance: str = "cosine",
+        client: Any = None,
+        server: Server | None = None,
+    ) -> None:
         self.path = path
         self.name = collection
         self.distance = distance
+        self.server = server
         self._client = client
         self._collection: Any = None
 
     @property
+    def label(self) -> str:
+        """Where the collection lives, for messages."""
+        return self.server.url if self.server else self.path
+
+    def state_file(self, suffix: str) -> Path:
+        """A local file beside the data for this collection (manifest, lock); one per server for http."""
+        prefix = f"{self.server.host}_{self.server.port}_" if self.server else ""
+        return Path(self.path) / f"{prefix}{self.name}{suffix}"
+
+    @property
     def client(self) -> Any:
-        """The Chroma client, created on first use (an embedded PersistentClient at path)."""
+        """The Chroma client, created on first use (embedded PersistentClient at path, or HttpClient)."""
         if self._client is None:
             import chromadb
 
-            self._client = chromadb.PersistentClient(path=self.path)
+            if self.server is None:
+                self._client = chromadb.PersistentClient(path=self.path)
+            else:
+                server = self.server
+                self._client = self._call(
+                    lambda: chromadb.HttpClient(
+                        host=server.host, port=server.port, ssl=server.ssl, headers=server.headers()
+                    )
+                )
         return self._client
 
+    def _call(self, action: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """Run one store call; against a server, retry connection failures with backoff, then give up."""
+        if self.server is None:
+            return action(*args, **kwargs)
+        attempts = self.server.retries + 1
+        for attempt in range(attempts):
+            try:
+                return action(*args, **kwargs)
+            except Exception as err:
+                if not _is_connection_error(err):
+                    raise
+                if attempt + 1 == attempts:
+                    raise StoreError(
+                        f"Chroma server at {self.server.url} is not answering after {attempts} attempt(s): "
+                        f"{type(err).__name__}: {err}"
+                    ) from None
+                wait = BACKOFF_SECONDS * 2**attempt
+                log.warning("Chroma server at %s: %s; retrying in %.1f s", self.server.url, err, wait)
+                time.sleep(wait)
+        raise AssertionError("unreachable")
+
     def _missing(self) -> StoreError:
-        return StoreError(f"no collection {self.name!r} at {self.path}; run `rag-index index PATH` first")
+        return StoreError(f"no collection {self.name!r} at {self.label}; run `rag-index index PATH` first")
 
     def _existing(self) -> Any:
         from chromadb.errors import NotFoundError
 
-        if self._client is None and not Path(self.path).exists():
+        if self._client is None and self.server is None and not Path(self.path).exists():
             return None  # do not create an empty store just to look into it
         try:
-            return self.client.get_collection(self.name)
+            return self._call(lambda: self.client.get_collection(self.name))
         except NotFoundError:
             return None
 
@@ -77,27 +177,33 @@ class ChromaStore:
             return None
         return json.loads((collection.metadata or {}).get(FINGERPRINT_KEY, "null"))
 
-    def open(self, fingerprint: dict[str, Any], create: bool = True, recreate: bool = False) -> None:
-        """Open the collection for this fingerprint; refuse one built with another (unless recreate)."""
+    def open(self, fingerprint: dict[str, Any], create: bool = True, recreate: bool = False) -> bool:
+        """Open the collection for this fingerprint; refuse one built with another (unless recreate).
+
+        Returns True when the collection was created (or recreated) empty.
+        """
         stored = self.stored_fingerprint()
         if stored is not None and stored != fingerprint and not recreate:
             raise StoreError(
-                f"collection {self.name!r} at {self.path} was built with a different embedder:\n"
+                f"collection {self.name!r} at {self.label} was built with a different embedder:\n"
                 f"  stored:  {json.dumps(stored, sort_keys=True)}\n"
                 f"  current: {json.dumps(fingerprint, sort_keys=True)}\n"
                 "re-index with --recreate, or use the settings it was built with"
             )
         exists = self._existing() is not None
         if recreate and exists:
-            self.client.delete_collection(self.name)
+            self._call(lambda: self.client.delete_collection(self.name))
         elif not create and not exists:
             raise self._missing()
-        self._collection = self.client.get_or_create_collection(
-            self.name,
-            configuration={"hnsw": {"space": self.distance}},
-            metadata={FINGERPRINT_KEY: json.dumps(fingerprint, sort_keys=True)},
-            embedding_function=None,
+        self._collection = self._call(
+            lambda: self.client.get_or_create_collection(
+                self.name,
+                configuration={"hnsw": {"space": self.distance}},
+                metadata={FINGERPRINT_KEY: json.dumps(fingerprint, sort_keys=True)},
+                embedding_function=None,
+            )
         )
+        return recreate or not exists
 
     def attach(self) -> None:
         """Open the existing collection as it is, for reading its contents."""
@@ -106,23 +212,92 @@ class ChromaStore:
             raise self._missing()
 
     @property
+    def collection_id(self) -> str:
+        """The open collection's unique id (a recreated collection with the same name gets a new one)."""
+        return str(self.collection.id)
+
+    @property
     def collection(self) -> Any:
         """The open Chroma collection."""
         if self._collection is None:
             raise StoreError("the store is not open; call open(fingerprint) first")
         return self._collection
 
+    def _batch_size(self) -> int:
+        return int(self._call(self.client.get_max_batch_size))
+
     def upsert(self, chunks: Sequence[Chunk], vectors: np.ndarray) -> None:
-        """Write chunks with their vectors, in batches below Chroma's maximum batch size."""
-        step = self.client.get_max_batch_size()
+        """Write chunks with their vectors, in batches below Chroma's maximum batch size.
+
+        An upsert of the same ids and values is idempotent, so a batch is safely retried after a
+        connection failure.
+        """
+        step = self._batch_size()
         for start in range(0, len(chunks), step):
             batch = chunks[start : start + step]
-            self.collection.upsert(
-                ids=[chunk.id for chunk in batch],
-                embeddings=vectors[start : start + step],
-                documents=[chunk.text for chunk in batch],
-                metadatas=[chroma_metadata({**chunk.metadata, "doc_id": chunk.doc_id}) for chunk in batch],
+            ids = [chunk.id for chunk in batch]
+            embeddings = vectors[start : start + step]
+            documents = [chunk.text for chunk in batch]
+            metadatas = [chroma_metadata({**chunk.metadata, "doc_id": chunk.doc_id}) for chunk in batch]
+            self._call(
+                self.collection.upsert,
+                ids=ids,
+                embeddings=embeddings,
+                documents=documents,
+                metadatas=metadatas,
             )
+
+    def delete(self, ids: Sequence[str]) -> None:
+        """Remove chunks by id (ids not in the collection are ignored)."""
+        step = self._batch_size()
+        for start in range(0, len(ids), step):
+            batch = list(ids[start : start + step])
+            self._call(self.collection.delete, ids=batch)
+
+    def vectors_by_text_hash(self, hashes: Sequence[str]) -> dict[str, np.ndarray]:
+        """Stored vectors of chunks whose text hashes to one of hashes (the persistent embedding cache)."""
+        found: dict[str, np.ndarray] = {}
+        step = self._batch_size()
+        for start in range(0, len(hashes), step):
+            batch = list(hashes[start : start + step])
+            page = self._call(
+                self.collection.get,
+                where={TEXT_HASH_KEY: {"$in": batch}},
+                include=["metadatas", "embeddings"],
+            )
+            for meta, vector in zip(page["metadatas"], page["embeddings"], strict=True):
+                found[str((meta or {}).get(TEXT_HASH_KEY))] = np.asarray(vector, dtype=np.float32)
+        return found
+
+    def records(self) -> Iterator[tuple[str, dict[str, Any]]]:
+        """Every chunk id with its metadata, page by page."""
+        total, step = self.count(), self._batch_size()
+        for offset in range(0, total, step):
+            page = self._call(self.collection.get, include=["metadatas"], limit=step, offset=offset)
+            for id_, meta in zip(page["ids"], page["metadatas"], strict=True):
+                yield id_, dict(meta or {})
+
+    @overload
+    def query(
+        self,
+        vector: np.ndarray,
+        k: int,
+        where: dict[str, Any] | None = None,
+        where_document: dict[str, Any] | None = None,
+        *,
+        with_embeddings: Literal[False] = False,
+    ) -> list[ScoredChunk]: ...
+
+    @overload
+    def query(
+        self,
+        vector: np.ndarray,
+        k: int,
+        where: dict[str, Any] | None = None,
+        where_document: dict[str, Any] | None = None,
+        *,
+        with_embeddings: Literal[True],
+    ) -> tuple[list[ScoredChunk], np.ndarray]: ...
 
     def query(
         self,
@@ -130,16 +305,20 @@ class ChromaStore:
         k: int,
         where: dict[str, Any] | None = None,
         where_document: dict[str, Any] | None = None,
-    ) -> list[ScoredChunk]:
-        """The k chunks nearest to vector, best first."""
-        result = self.collection.query(
-            query_embeddings=vector.reshape(1, -1),
-            n_results=k,
-            where=where,
-            where_document=where_document,
-            include=["documents", "metadatas", "distances"],
+        *,
+        with_embeddings: bool = False,
+    ) -> list[ScoredChunk] | tuple[list[ScoredChunk], np.ndarray]:
+        """The k chunks nearest to vector, best first; with_embeddings: also their stored vectors (MMR)."""
+        result = self._call(
+            lambda: self.collection.query(
+                query_embeddings=vector.reshape(1, -1),
+                n_results=k,
+                where=where,
+                where_document=where_document,
+                include=["documents", "metadatas", "distances", *(["embeddings"] if with_embeddings else [])],
+            )
         )
-        return [
+        chunks = [
             ScoredChunk(
                 id=id_,
                 text=text or "",
@@ -154,18 +333,18 @@ class ChromaStore:
                 strict=True,
             )
         ]
+        if not with_embeddings:
+            return chunks
+        return chunks, np.asarray(result["embeddings"][0], dtype=np.float32).reshape(len(chunks), vector.size)
 
     def count(self) -> int:
         """Number of chunks in the collection."""
-        return int(self.collection.count())
+        return int(self._call(self.collection.count))
 
     def sources(self) -> dict[str, int]:
         """Chunk count per source file."""
         counts: dict[str, int] = {}
-        total, step = self.count(), self.client.get_max_batch_size()
-        for offset in range(0, total, step):
-            page = self.collection.get(include=["metadatas"], limit=step, offset=offset)
-            for meta in page["metadatas"]:
-                source = str((meta or {}).get("source", "?"))
-                counts[source] = counts.get(source, 0) + 1
+        for _, meta in self.records():
+            source = str(meta.get("source", "?"))
+            counts[source] = counts.get(source, 0) + 1
         return dict(sorted(counts.items()))

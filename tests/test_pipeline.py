@@ -13,6 +13,7 @@ from rag_index.config import LoaderConfig
 from rag_index.pipeline import index_folder
 from rag_index.retriever import Retriever
 from rag_index.store import ChromaStore, StoreError, chroma_metadata
+from rag_index.types import Chunk
 from tests.fakes import FakeEmbedder
 
 
@@ -117,3 +118,25 @@ def test_writes_are_batched_below_chromas_limit(folder: Path, tmp_path: Path, mo
 def test_metadata_is_flattened_for_chroma() -> None:
     flat = chroma_metadata({"a": 1, "b": None, "c": ["x", 2], "d": {"k": "v"}, "e": True, "f": 0.5})
     assert flat == {"a": 1, "c": '["x", 2]', "d": '{"k": "v"}', "e": True, "f": 0.5}
+
+
+def test_no_metadata_value_can_break_the_store(tmp_path: Path) -> None:
+    store = make_store(tmp_path)
+    store.open(FakeEmbedder().fingerprint)
+    hostile = {
+        "source": "x.txt",
+        "huge": 2**70,
+        "nan": float("nan"),
+        "inf": float("-inf"),
+        "nested": {"a": [1, {"b": None}]},
+        "bytes": b"\x00\xff",
+        "": "empty key",
+        "none": None,
+        "flag": True,
+    }
+    chunk = Chunk("id-1", "doc-1", "text", 0, 4, hostile)
+    store.upsert([chunk], FakeEmbedder().encode_documents(["text"]))
+    stored = store.collection.get(ids=["id-1"], include=["metadatas"])["metadatas"][0]
+    assert stored["huge"] == str(2**70) and stored["nan"] == "NaN" and stored["inf"] == "-Infinity"
+    assert stored["nested"] == '{"a": [1, {"b": null}]}' and stored["flag"] is True
+    assert "none" not in stored and "" not in stored

@@ -34,6 +34,9 @@ EXPECTED = {
     "max": [[3.0, 6.0], [4.0, 3.0]],
     "cls": [[1.0, 2.0], [0.0, 1.0]],
     "last_token": [[3.0, 6.0], [4.0, 3.0]],
+    # The embedder feeds these two token weights instead of the 0/1 mask; with the mask they are the mean.
+    "idf_mean": [[2.0, 4.0], [2.0, 1.0]],
+    "mean_no_special": [[2.0, 4.0], [2.0, 1.0]],
 }
 
 
@@ -65,5 +68,29 @@ def test_pooling_keeps_bf16() -> None:
 
 
 def test_unknown_pooling_names_the_valid_ones() -> None:
-    with pytest.raises(ValueError, match="'meen'; expected one of cls, last_token, max, mean, mean_sqrt_len"):
+    with pytest.raises(ValueError, match="'meen'; expected one of cls, idf_mean, last_token, max, mean, "):
         get_pooling("meen")
+    with pytest.raises(ValueError, match=r"'maks'; expected one of .* or several joined by '\+'"):
+        get_pooling("mean+maks")
+
+
+def test_idf_mean_is_a_mean_over_token_weights() -> None:
+    weights = torch.tensor([[0.5, 1.5, 0.0], [1.0, 0.0, 3.0]])
+    expected = torch.tensor([[(0.5 * 1 + 1.5 * 3) / 2, (0.5 * 2 + 1.5 * 6) / 2], [12.0 / 4, 10.0 / 4]])
+    torch.testing.assert_close(get_pooling("idf_mean")(TOKENS, weights), expected)
+
+
+def test_a_concatenation_joins_normalized_parts() -> None:
+    out = get_pooling("mean+max")(TOKENS, RIGHT)
+    mean, max_ = torch.tensor(EXPECTED["mean"]), torch.tensor(EXPECTED["max"])
+    expected = torch.cat(
+        [mean / mean.norm(dim=1, keepdim=True), max_ / max_.norm(dim=1, keepdim=True)], dim=1
+    )
+    torch.testing.assert_close(out, expected)
+
+
+def test_a_concatenation_refuses_repeats_and_token_weighted_parts() -> None:
+    with pytest.raises(ValueError, match="joins distinct poolings"):
+        get_pooling("mean+mean")
+    with pytest.raises(ValueError, match="joins distinct poolings"):
+        get_pooling("idf_mean+max")

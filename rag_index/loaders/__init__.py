@@ -5,26 +5,39 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from rag_index.loaders.base import FORMATS, LoadError, format_of, read_bytes
+from rag_index.loaders.base import FORMATS, LoadError, file_digest, format_of, read_bytes
 from rag_index.loaders.html import html_to_text
 from rag_index.loaders.pdf import PDF_BACKENDS, check_pdf_backend, pdf_pages
 from rag_index.loaders.text import decode_text
-from rag_index.loaders.walk import iter_files
+from rag_index.loaders.walk import PathFilter, Scan, iter_files, scan_files
 from rag_index.types import Document, content_hash, stable_id
 
-__all__ = ["FORMATS", "PDF_BACKENDS", "LoadError", "iter_files", "load_file"]
+__all__ = [
+    "FORMATS",
+    "PDF_BACKENDS",
+    "LoadError",
+    "PathFilter",
+    "Scan",
+    "file_digest",
+    "iter_files",
+    "load_file",
+    "scan_files",
+]
 
 
-def load_file(path: Path, root: Path, pdf_backend: str = "pypdfium2") -> list[Document]:
+def load_file(
+    path: Path, root: Path, pdf_backend: str = "pypdfium2", max_bytes: int | None = None
+) -> list[Document]:
     """Load one file into Documents (one per PDF page with text, one for any other format).
 
-    Raises LoadError with a one-line reason when the file cannot be indexed, and ValueError for an unknown
-    ``pdf_backend`` (a configuration mistake, not a problem with the file).
+    Raises LoadError with a one-line reason when the file cannot be indexed (including a file larger than
+    ``max_bytes``), and ValueError for an unknown ``pdf_backend`` (a configuration mistake, not a problem
+    with the file).
     """
     check_pdf_backend(pdf_backend)
     fmt = format_of(path)
     source = path.relative_to(root).as_posix()
-    data = read_bytes(path)
+    data = read_bytes(path, max_bytes)
     base: dict[str, Any] = {"source": source, "content_hash": content_hash(data), "format": fmt}
     if fmt == "pdf":
         return [_document(text, {**base, "page": page}) for page, text in pdf_pages(data, pdf_backend)]

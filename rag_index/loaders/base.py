@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -39,16 +40,46 @@ def check_formats(formats: Sequence[str]) -> tuple[str, ...]:
     return names
 
 
-def read_bytes(path: Path) -> bytes:
-    """The whole file, with the OS errors a user can act on turned into LoadError."""
+_HASH_BLOCK = 1 << 20
+
+
+def read_bytes(path: Path, max_bytes: int | None = None) -> bytes:
+    """The whole file, with the OS errors a user can act on turned into LoadError.
+
+    A file over ``max_bytes`` is refused before it is read, so a huge input never sits in memory.
+    """
     try:
+        if max_bytes is not None:
+            check_size(path.stat().st_size, max_bytes)
         return path.read_bytes()
-    except FileNotFoundError:
-        raise LoadError("file not found") from None
-    except PermissionError:
-        raise LoadError("permission denied") from None
-    except IsADirectoryError:
-        raise LoadError("is a directory") from None
     except OSError as err:
-        # Other OS errors (EIO, ENAMETOOLONG, ...) are still about this one file, not the whole run.
-        raise LoadError(f"cannot read file: {err.strerror or err}") from None
+        raise _os_load_error(err) from None
+
+
+def file_digest(path: Path) -> str:
+    """The sha256 hex digest of a file, read in 1 MiB blocks (memory stays flat for any size)."""
+    digest = hashlib.sha256()
+    try:
+        with path.open("rb") as handle:
+            while block := handle.read(_HASH_BLOCK):
+                digest.update(block)
+    except OSError as err:
+        raise _os_load_error(err) from None
+    return digest.hexdigest()
+
+
+def check_size(size: int, max_bytes: int) -> None:
+    """LoadError naming both sizes when a file is larger than the configured limit."""
+    if size > max_bytes:
+        raise LoadError(f"too large: {size / 1e6:.1f} MB > loader.max_file_mb ({max_bytes / 1e6:g} MB)")
+
+
+def _os_load_error(err: OSError) -> LoadError:
+    if isinstance(err, FileNotFoundError):
+        return LoadError("file not found")
+    if isinstance(err, PermissionError):
+        return LoadError("permission denied")
+    if isinstance(err, IsADirectoryError):
+        return LoadError("is a directory")
+    # Other OS errors (EIO, ENAMETOOLONG, ...) are still about this one file, not the whole run.
+    return LoadError(f"cannot read file: {err.strerror or err}")

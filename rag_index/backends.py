@@ -1,0 +1,195 @@
+"""Encoder backends: what runs the transformer's forward pass (torch, or OpenVINO compiled for bf16)."""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import shutil
+import warnings
+from pathlib import Path
+from typing import Any, ClassVar, Protocol
+
+import torch
+
+from rag_index.config import ConfigError
+
+log = logging.getLogger(__name__)
+
+BACKENDS = ("auto", "openvino", "torch")
+
+
+class BackendError(ConfigError):
+    """A backend that cannot run here (its package is missing, or it cannot use the device).
+
+    A ConfigError, so the CLI reports it in one line: the fix is a setting or an install.
+    """
+
+
+class Backend(Protocol):
+    """Runs the encoder: token ids and attention mask in, last hidden states out."""
+
+    def forward(self, input_ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """Last hidden states, shape (batch, tokens, hidden)."""
+        ...
+
+
+class TorchBackend:
+    """The transformers model itself, run by torch (any device, any dtype)."""
+
+    def __init__(self, model: torch.nn.Module) -> None:
+        self.model = model
+
+    def forward(self, input_ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """Last hidden states from the torch model."""
+        return self.model(input_ids=input_ids, attention_mask=mask).last_hidden_state
+
+
+class _HiddenStates(torch.nn.Module):
+    """The model with a plain tensor output, which is what OpenVINO's converter traces."""
+
+    def __init__(self, model: torch.nn.Module) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        return self.model(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+
+
+def openvino_cache_root() -> Path:
+    """Where converted OpenVINO models are kept: $XDG_CACHE_HOME/rag-index/openvino (~/.cache by default)."""
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "rag-index" / "openvino"
+
+
+class OpenVINOBackend:
+    """The model converted to OpenVINO and compiled for the CPU at the given inference precision.
+
+    OpenVINO fuses the encoder's layers into oneDNN kernels; with bf16 on a CPU with native bf16 it
+    runs all-MiniLM-L6-v2 about 2.6 times as fast as torch fp32, at a cosine of 0.99997. Converting
+    takes seconds, so the converted model is kept in cache_dir (when given) and read from there next time.
+    """
+
+    PRECISIONS: ClassVar[dict[torch.dtype, str]] = {
+        torch.float32: "f32",
+        torch.bfloat16: "bf16",
+        torch.float16: "f16",
+    }
+
+    def __init__(
+        self,
+        model: torch.nn.Module,
+        dtype: torch.dtype,
+        threads: int | None = None,
+        cache_dir: Path | None = None,
+    ) -> None:
+        try:
+            import openvino as ov
+        except ImportError:
+            raise BackendError(
+                "embedder.backend: openvino needs the openvino package: pip install openvino "
+                "(or set embedder.backend: torch)"
+            ) from None
+        core = ov.Core()
+        if cache_dir:  # another OpenVINO version converts (and reads) models its own way
+            version = re.sub(r"[^A-Za-z0-9.]+", "_", ov.__version__)  # e.g. 2026.4.1-22982-.../2026/4
+            cache_dir = cache_dir.with_name(f"{cache_dir.name}-openvino-{version}")
+        converted = self._cached(core, cache_dir) if cache_dir else None
+        if converted is None:
+            converted = self._convert(ov, model)
+            if cache_dir:
+                self._save(ov, converted, cache_dir)
+        config: dict[str, Any] = {
+            "INFERENCE_PRECISION_HINT": self.PRECISIONS[dtype],
+            # One request at a time, each using every core: the embedder sends batches one by one.
+            "PERFORMANCE_HINT": "LATENCY",
+        }
+        if threads:
+            config["INFERENCE_NUM_THREADS"] = threads
+        self._request = core.compile_model(converted, "CPU", config).create_infer_request()
+
+    @staticmethod
+    def _convert(ov: Any, model: torch.nn.Module) -> Any:
+        example = {
+            "input_ids": torch.ones(2, 16, dtype=torch.long),
+            "attention_mask": torch.ones(2, 16, dtype=torch.long),
+        }
+        # Batch and sequence length stay dynamic, so one compiled model serves every batch shape.
+        # The tracer warns about Python branches on shapes in transformers' masking code; those
+        # branches do not depend on the batch, and the converted model is checked against torch.
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return ov.convert_model(
+                _HiddenStates(model),
+                example_input=example,
+                input=[("input_ids", [-1, -1], ov.Type.i64), ("attention_mask", [-1, -1], ov.Type.i64)],
+            )
+
+    @staticmethod
+    def _cached(core: Any, cache_dir: Path) -> Any:
+        xml = cache_dir / "encoder.xml"
+        if not xml.is_file():
+            return None
+        try:
+            return core.read_model(str(xml))
+        except RuntimeError as err:  # a damaged cache is rebuilt, not trusted
+            log.warning("converting again: cannot read the cached OpenVINO model %s (%s)", xml, err)
+            shutil.rmtree(cache_dir, ignore_errors=True)
+            return None
+
+    @staticmethod
+    def _save(ov: Any, converted: Any, cache_dir: Path) -> None:
+        # Written beside the final folder, then renamed: another process never reads half a model.
+        partial = cache_dir.with_name(f"{cache_dir.name}.{os.getpid()}.partial")
+        try:
+            partial.mkdir(parents=True, exist_ok=True)
+            ov.save_model(converted, str(partial / "encoder.xml"), compress_to_fp16=False)
+            partial.rename(cache_dir)
+        except OSError as err:  # a read-only home or a race lost to another process: only speed is lost
+            log.debug("not caching the OpenVINO model in %s: %s", cache_dir, err)
+            shutil.rmtree(partial, ignore_errors=True)
+
+    def forward(self, input_ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """Last hidden states (float32) from the compiled OpenVINO model."""
+        result = self._request.infer({"input_ids": input_ids.numpy(), "attention_mask": mask.numpy()})
+        return torch.from_numpy(result[0])
+
+
+def resolve_backend(device: torch.device) -> str:
+    """'auto' means openvino on the CPU when the package is installed, else torch."""
+    if device.type != "cpu":
+        return "torch"
+    try:
+        import openvino  # noqa: F401
+    except ImportError:
+        log.info("embedder.backend auto: using torch (pip install openvino for faster CPU encoding)")
+        return "torch"
+    return "openvino"
+
+
+def make_backend(
+    name: str,
+    model: torch.nn.Module,
+    dtype: torch.dtype,
+    device: torch.device,
+    threads: int | None = None,
+    cache_key: str | None = None,
+) -> Backend:
+    """The backend called name, running model at dtype on device.
+
+    cache_key names the model and the library versions that convert it; backends that convert the model
+    (openvino) keep the result under that name, and convert again when it changes.
+    """
+    if name == "auto":
+        name = resolve_backend(device)
+    if name == "torch":
+        return TorchBackend(model)
+    if name == "openvino":
+        if device.type != "cpu":
+            raise BackendError(
+                f"embedder.backend: openvino runs on the CPU, not {device}; set embedder.device: cpu "
+                "or embedder.backend: torch"
+            )
+        cache_dir = openvino_cache_root() / cache_key if cache_key else None
+        return OpenVINOBackend(model, dtype, threads, cache_dir)
+    raise BackendError(f"embedder.backend: {name!r} is not one of {', '.join(BACKENDS)}")

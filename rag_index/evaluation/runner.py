@@ -1,0 +1,400 @@
+"""Run a dataset's queries against every point of a config grid and score the rankings.
+
+Search is exact cosine similarity over all embedded units (numpy), not Chroma's approximate HNSW index:
+the figures then measure the embedding alone, as the BEIR and MTEB reference figures do, and do not
+depend on HNSW parameters. Points that differ only in pooling share one forward pass per batch.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import logging
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+from tqdm import tqdm
+
+from rag_index.config import Config, load_config, parse_override
+from rag_index.embedder import PoolingEmbedder
+from rag_index.evaluation.cache import EvalCache
+from rag_index.evaluation.datasets import RetrievalDataset
+from rag_index.evaluation.metrics import DEFAULT_METRICS, evaluate, parse_metric
+from rag_index.pipeline import build_chunker, build_embedder
+
+ENCODE_BLOCK = 512  # texts per encode_pooled call: a progress step; batches inside stay length-sorted
+QUERY_BLOCK = 256  # queries scored together: bounds the [queries, units] similarity matrix
+CACHE_VERSION = 1  # bump when the way results are computed changes
+
+
+class EvalError(Exception):
+    """An evaluation that cannot run as asked; the message says why."""
+
+
+@dataclass(frozen=True)
+class EvalPoint:
+    """One point of a grid: the values set for it, and the full config they give."""
+
+    params: dict[str, Any]
+    config: Config
+
+
+@dataclass
+class PointResult:
+    """The metrics of one grid point."""
+
+    params: dict[str, Any]
+    pooling: str
+    metrics: dict[str, float]
+    units: int  # documents or chunks embedded
+    encode_seconds: float  # the shared forward pass that produced this point (0 when cached)
+    cached: bool
+
+    def row(self) -> dict[str, Any]:
+        """A flat JSON-ready row: params, metrics, units, seconds, cached."""
+        return {
+            **self.params,
+            **self.metrics,
+            "units": self.units,
+            "seconds": self.encode_seconds,
+            "cached": self.cached,
+        }
+
+
+@dataclass
+class EncodePass:
+    """One forward pass over the corpus and queries, shared by the poolings listed."""
+
+    poolings: list[str]
+    texts: int
+    seconds: float
+    truncated: int  # texts cut to embedder.max_length
+
+
+@dataclass
+class EvalReport:
+    """Everything an evaluation printed: what was measured, how, and the results."""
+
+    dataset: str
+    split: str
+    queries: int
+    documents: int
+    whole_documents: bool
+    results: list[PointResult] = field(default_factory=list)
+    passes: list[EncodePass] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready: one point's metrics at the top level; a grid's points under "points"."""
+        head = {
+            "dataset": self.dataset,
+            "split": self.split,
+            "queries": self.queries,
+            "documents": self.documents,
+            "search": "exact cosine",
+            "document_score": "whole document" if self.whole_documents else "best chunk",
+            "passes": [asdict(p) for p in self.passes],
+        }
+        if len(self.results) == 1:
+            return {**head, **self.results[0].row()}
+        return {**head, "points": [r.row() for r in self.results]}
+
+    def describe(self) -> str:
+        """The lines printed above the table: data, scoring rule, forward passes."""
+        unit = (
+            "documents embedded whole (truncated to embedder.max_length, as BEIR does)"
+            if self.whole_documents
+            else "documents chunked; a document's score is the best score of its chunks"
+        )
+        lines = [
+            f"dataset {self.dataset} ({self.split}): {self.documents} documents, {self.queries} queries; "
+            f"{unit}; exact cosine search"
+        ]
+        for p in self.passes:
+            lines.append(
+                f"encoded {p.texts} texts once for {len(p.poolings)} pooling(s) ({', '.join(p.poolings)}) "
+                f"in {p.seconds:.1f} s; {p.truncated} text(s) truncated to embedder.max_length"
+            )
+        return "\n".join(lines)
+
+    def table(
+        self,
+        metrics: Sequence[str] = ("ndcg@10", "recall@5", "recall@10", "recall@100", "mrr@10", "map@100"),
+        reference: Mapping[str, Mapping[str, float]] | None = None,
+    ) -> str:
+        """One row per grid point: parameters, metrics, units embedded, seconds of its forward pass.
+
+        reference ({pooling: {metric: value}}) adds a "ref" column beside each metric it has.
+        """
+        keys = list(self.results[0].params) if self.results else []
+        compared = [m for m in metrics if reference and any(m in ref for ref in reference.values())]
+        header = [
+            *keys,
+            *(c for m in metrics for c in ([m, "ref"] if m in compared else [m])),
+            "units",
+            "seconds",
+        ]
+        rows = []
+        for r in self.results:
+            ref = (reference or {}).get(r.pooling, {})
+            cells = [f"{r.metrics[m]:.4f}" for m in metrics]
+            if compared:
+                cells = [
+                    c
+                    for m, cell in zip(metrics, cells, strict=True)
+                    for c in ([cell, f"{ref[m]:.4f}" if m in ref else "-"] if m in compared else [cell])
+                ]
+            seconds = "cached" if r.cached else f"{r.encode_seconds:.1f}"
+            rows.append([*(str(r.params[k]) for k in keys), *cells, str(r.units), seconds])
+        widths = [max(len(c) for c in column) for column in zip(header, *rows, strict=True)]
+        return "\n".join(
+            "  ".join(c.ljust(w) for c, w in zip(line, widths, strict=True)).rstrip()
+            for line in [header, *rows]
+        )
+
+    def rows(self) -> list[dict[str, Any]]:
+        """One flat dict per grid point (params, metrics, units, seconds, cached), e.g. for pandas."""
+        return [r.row() for r in self.results]
+
+
+def grid_points(config_path: str | None, overrides: Sequence[str], grid: Sequence[str]) -> list[EvalPoint]:
+    """The product of --grid KEY=V1,V2,... values, each applied over the config and --set overrides."""
+    axes: list[tuple[str, list[str]]] = []
+    for spec in grid:
+        key, _ = parse_override(spec)
+        values = [v.strip() for v in spec.partition("=")[2].split(",") if v.strip()]
+        if not values:
+            raise EvalError(f"--grid {spec!r}: expected KEY=V1,V2,..., for example embedder.pooling=mean,cls")
+        if key in (k for k, _ in axes):
+            raise EvalError(f"--grid {key}: given twice; list all its values in one --grid")
+        axes.append((key, values))
+    points = []
+    for combo in itertools.product(*(values for _, values in axes)):
+        assigned = [f"{key}={value}" for (key, _), value in zip(axes, combo, strict=True)]
+        config = load_config(config_path, [*overrides, *assigned])
+        points.append(EvalPoint(dict(parse_override(a) for a in assigned), config))
+    return points
+
+
+def _shared_key(config: Config) -> str:
+    """What points must agree on to share one forward pass: everything but the pooling."""
+    data = config.model_dump(include={"loader", "chunking", "embedder"})
+    data["embedder"].pop("pooling")
+    return json.dumps(data, sort_keys=True, default=str)
+
+
+def encode_blocks(
+    embedder: PoolingEmbedder, texts: Sequence[str], poolings: Sequence[str], desc: str, progress: bool
+) -> dict[str, np.ndarray]:
+    """encode_pooled over texts in length-sorted blocks, with a progress bar; vectors in texts order."""
+    order = np.argsort([-len(text) for text in texts], kind="stable")
+    out: dict[str, np.ndarray] = {}
+    with tqdm(total=len(texts), desc=desc, unit="text", disable=not progress or None) as bar:
+        for start in range(0, len(texts), ENCODE_BLOCK):
+            rows = order[start : start + ENCODE_BLOCK]
+            for name, vectors in embedder.encode_pooled([texts[i] for i in rows], poolings).items():
+                out.setdefault(name, np.empty((len(texts), vectors.shape[1]), dtype=np.float32))[rows] = (
+                    vectors
+                )
+            bar.update(len(rows))
+    return out
+
+
+@contextmanager
+def _one_truncation_count() -> Iterator[None]:
+    """Silence the embedder's per-call truncation warning: the pass reports the total once."""
+    logger = logging.getLogger("rag_index.embedder")
+    level = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
+
+
+def _unit_normalized(vectors: np.ndarray) -> np.ndarray:
+    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+    return vectors / np.maximum(norms, 1e-12)
+
+
+def exact_search(
+    query_ids: Sequence[str],
+    query_vectors: np.ndarray,
+    unit_vectors: np.ndarray,
+    unit_docs: Sequence[str],
+    depth: int,
+    progress: bool = False,
+) -> dict[str, dict[str, float]]:
+    """The `depth` best documents per query by cosine similarity; a document scores its best unit."""
+    doc_ids = sorted(set(unit_docs))
+    index = {doc: i for i, doc in enumerate(doc_ids)}
+    groups = np.array([index[doc] for doc in unit_docs])
+    order = np.argsort(groups, kind="stable")  # units of one document side by side, for reduceat
+    starts = np.flatnonzero(np.r_[True, groups[order][1:] != groups[order][:-1]])
+    units = _unit_normalized(unit_vectors[order])
+    queries = _unit_normalized(query_vectors)
+    depth = min(depth, len(doc_ids))
+    run: dict[str, dict[str, float]] = {}
+    for start in tqdm(
+        range(0, len(query_ids), QUERY_BLOCK), desc="queries", unit="block", disable=not progress or None
+    ):
+        similarity = queries[start : start + QUERY_BLOCK] @ units.T
+        scores = np.maximum.reduceat(similarity, starts, axis=1)  # [queries, documents]: best unit
+        top = np.argpartition(-scores, depth - 1, axis=1)[:, :depth]
+        for row, qid in enumerate(query_ids[start : start + QUERY_BLOCK]):
+            run[qid] = {doc_ids[d]: float(scores[row, d]) for d in top[row]}
+    return run
+
+
+def _judged(dataset: RetrievalDataset) -> list[str]:
+    """The queries that are scored: those with at least one relevant document (as trec_eval)."""
+    return [qid for qid, judged in dataset.qrels.items() if any(grade > 0 for grade in judged.values())]
+
+
+def _units(
+    dataset: RetrievalDataset, config: Config, embedder: PoolingEmbedder, whole: bool
+) -> tuple[list[str], list[str]]:
+    """(texts, document id of each text): whole documents, or the chunks the configured chunker makes."""
+    texts: list[str] = []
+    docs: list[str] = []
+    chunker = None if whole else build_chunker(config.chunking, embedder)
+    for document in dataset.documents():
+        pieces = [document.text] if chunker is None else [chunk.text for chunk in chunker.split(document)]
+        texts.extend(embedder.document_prefix + text for text in pieces)
+        docs.extend([document.metadata["eval_id"]] * len(pieces))
+    return texts, docs
+
+
+def evaluate_points(
+    dataset: RetrievalDataset,
+    points: Sequence[EvalPoint],
+    whole_documents: bool | None = None,
+    cache: EvalCache | None = None,
+    metrics: Sequence[str] = DEFAULT_METRICS,
+    progress: bool = True,
+) -> EvalReport:
+    """Embed the dataset for each point (one forward pass per group of points differing only in pooling)."""
+    whole = dataset.whole_documents_by_default if whole_documents is None else whole_documents
+    if whole and any(key.startswith("chunking.") for point in points for key in point.params):
+        raise EvalError("--grid chunking.*: this run embeds whole documents; add --documents chunked")
+    depth = max(parse_metric(m)[1] for m in metrics)
+    report = EvalReport(dataset.name, dataset.split, len(_judged(dataset)), len(dataset.corpus_ids), whole)
+    groups: dict[str, list[EvalPoint]] = {}
+    for point in points:
+        groups.setdefault(_shared_key(point.config), []).append(point)
+    embedders: dict[str, PoolingEmbedder] = {}
+    results: dict[int, PointResult] = {}
+    for group in groups.values():
+        config = group[0].config
+        embedder_config = config.embedder.model_copy(update={"pooling": "auto"})
+        shared = embedder_config.model_dump_json()
+        if shared not in embedders:
+            embedders[shared] = build_embedder(embedder_config)
+        embedder = embedders[shared]
+        chunker = "whole" if whole else config.chunking.model_dump()
+
+        def key(pooling: str, embedder: PoolingEmbedder = embedder, chunker: Any = chunker) -> dict[str, Any]:
+            return {
+                "version": CACHE_VERSION,
+                "dataset": dataset.fingerprint,
+                "embedder": {**embedder.fingerprint, "pooling": pooling},
+                "chunker": chunker,
+                "metrics": list(metrics),
+            }
+
+        poolings = {
+            id(p): embedder.pooling if p.config.embedder.pooling == "auto" else p.config.embedder.pooling
+            for p in group
+        }
+        stored = {name: cache.get(key(name)) if cache else None for name in set(poolings.values())}
+        missing = sorted(name for name, value in stored.items() if value is None)
+        if missing:
+            computed = _compute(dataset, config, embedder, whole, missing, metrics, depth, progress, report)
+            stored.update(computed)
+            for name, value in computed.items():
+                if cache is not None:
+                    arrays = (
+                        {"idf": embedder.idf.numpy()}
+                        if name == "idf_mean" and embedder.idf is not None
+                        else None
+                    )
+                    cache.put(key(name), value, arrays)
+        for point in group:
+            name = poolings[id(point)]
+            entry = stored[name]
+            if entry is None:  # cannot happen: every missing pooling was computed above
+                raise EvalError(f"pooling {name!r}: no result computed")
+            results[id(point)] = PointResult(
+                params=point.params or {"embedder.pooling": name},
+                pooling=name,
+                metrics=entry["metrics"],
+                units=entry["units"],
+                encode_seconds=entry["seconds"],
+                cached=name not in missing,
+            )
+    report.results = [results[id(point)] for point in points]
+    return report
+
+
+def _compute(
+    dataset: RetrievalDataset,
+    config: Config,
+    embedder: PoolingEmbedder,
+    whole: bool,
+    poolings: Sequence[str],
+    metrics: Sequence[str],
+    depth: int,
+    progress: bool,
+    report: EvalReport,
+) -> dict[str, dict[str, Any]]:
+    """One forward pass over units and queries for all poolings, then exact search and metrics for each."""
+    texts, unit_docs = _units(dataset, config, embedder, whole)
+    if not texts:
+        raise EvalError(f"{dataset.name}: no text to embed")
+    if "idf_mean" in poolings:  # statistics of the corpus being indexed; queries reuse them
+        embedder.fit_idf(texts)
+    query_ids = _judged(dataset)
+    query_texts = [embedder.query_prefix + dataset.queries[qid] for qid in query_ids]
+    started, truncated = time.perf_counter(), embedder.truncated
+    with _one_truncation_count():
+        unit_vectors = encode_blocks(embedder, texts, poolings, "documents" if whole else "chunks", progress)
+        query_vectors = encode_blocks(embedder, query_texts, poolings, "queries", progress)
+    seconds = round(time.perf_counter() - started, 2)
+    passed = EncodePass(
+        list(poolings), len(texts) + len(query_texts), seconds, embedder.truncated - truncated
+    )
+    report.passes.append(passed)
+    computed = {}
+    for name in poolings:
+        run = exact_search(
+            query_ids, query_vectors[name], unit_vectors[name], unit_docs, depth, progress=False
+        )
+        computed[name] = {
+            "metrics": evaluate(run, dataset.qrels, metrics),
+            "units": len(texts),
+            "seconds": seconds,
+        }
+    return computed
+
+
+def run_eval(
+    dataset: RetrievalDataset,
+    config: Config | None = None,
+    grid: Mapping[str, Sequence[Any]] | None = None,
+    **options: Any,
+) -> EvalReport:
+    """Evaluate a config (default: the built-in one) over a grid given as {key: values}; for notebooks."""
+    base = config or Config()
+    axes = list((grid or {}).items())
+    points = []
+    for combo in itertools.product(*(values for _, values in axes)):
+        params = {key: value for (key, _), value in zip(axes, combo, strict=True)}
+        data = base.model_dump()
+        for key, value in params.items():
+            section, _, leaf = key.partition(".")
+            data[section][leaf] = value
+        points.append(EvalPoint(params, Config.model_validate(data)))
+    return evaluate_points(dataset, points, **options)

@@ -1,0 +1,1 @@
+"""Adapters that expose rag-index to other frameworks; each is thin and holds no logic of its own."""

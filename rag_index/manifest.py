@@ -1,0 +1,139 @@
+"""The manifest: what each indexed source put into the store, kept in SQLite beside the Chroma data.
+
+One row per source (path relative to the indexed folder): the folder it was indexed from, the sha256 of its
+bytes, the fingerprint of the settings that produced its chunks, and its chunk ids. A row is *done* when
+``content_hash`` is set; then every id it lists is in the store. While a source is being replaced or
+removed its row is *not done* (``content_hash`` NULL) and lists every id that may be in the store for it
+(old and new), so an interrupted run leaves nothing the next run cannot find and clean up.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sqlite3
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS sources (
+    source TEXT PRIMARY KEY,
+    root TEXT NOT NULL,
+    content_hash TEXT,
+    settings TEXT NOT NULL,
+    chunk_ids TEXT NOT NULL,
+    skip_reason TEXT
+);
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+"""
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One source as the manifest knows it."""
+
+    source: str
+    root: str
+    content_hash: str | None
+    settings: str
+    chunk_ids: tuple[str, ...]
+    skip_reason: str | None = None
+
+    @property
+    def done(self) -> bool:
+        """Whether the last write of this source finished (all its chunk ids are in the store)."""
+        return self.content_hash is not None
+
+
+def settings_fingerprint(
+    loader: dict[str, Any], chunking: dict[str, Any], embedder: dict[str, Any] | None
+) -> str:
+    """A short hash of everything that decides a file's chunks and vectors."""
+    blob = json.dumps({"loader": loader, "chunking": chunking, "embedder": embedder}, sort_keys=True)
+    return hashlib.sha256(blob.encode("utf-8")).hexdigest()[:16]
+
+
+class Manifest:
+    """The per-collection record of indexed sources (SQLite; every method is one transaction)."""
+
+    def __init__(self, path: Path | str) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        # isolation_level=None: transactions are explicit (BEGIN IMMEDIATE ... COMMIT) in _write.
+        self._db = sqlite3.connect(self.path, isolation_level=None)
+        # FULL: a committed row survives power loss, not only a killed process.
+        self._db.execute("PRAGMA synchronous=FULL")
+        self._db.executescript(_SCHEMA)
+
+    def close(self) -> None:
+        """Close the database."""
+        self._db.close()
+
+    def entries(self) -> dict[str, Entry]:
+        """Every source, by source path."""
+        rows = self._db.execute(
+            "SELECT source, root, content_hash, settings, chunk_ids, skip_reason FROM sources ORDER BY source"
+        )
+        return {
+            row[0]: Entry(row[0], row[1], row[2], row[3], tuple(json.loads(row[4])), row[5]) for row in rows
+        }
+
+    def begin(self, changes: Iterable[tuple[str, str, str, Sequence[str]]]) -> None:
+        """Mark sources (source, root, settings, new ids) as in progress before their chunks are touched.
+
+        The row keeps its old ids and gains the new ones: whatever happens next, every id that may be in the
+        store for the source is listed, so a later run can remove it.
+        """
+        current = self.entries()
+        rows = []
+        for source, root, settings, new_ids in changes:
+            old = current[source].chunk_ids if source in current else ()
+            ids = list(dict.fromkeys([*old, *new_ids]))
+            rows.append((source, root, None, settings, json.dumps(ids), None))
+        self._write(rows)
+
+    def commit(self, entries: Iterable[Entry]) -> None:
+        """Record sources as done: their chunks (exactly these ids) are all in the store."""
+        self._write(
+            [
+                (e.source, e.root, e.content_hash, e.settings, json.dumps(list(e.chunk_ids)), e.skip_reason)
+                for e in entries
+            ]
+        )
+
+    def remove(self, sources: Iterable[str]) -> None:
+        """Forget sources whose chunks are gone from the store."""
+        self._transaction("DELETE FROM sources WHERE source = ?", [(s,) for s in sources])
+
+    @property
+    def collection_id(self) -> str | None:
+        """The id of the Chroma collection the entries describe."""
+        row = self._db.execute("SELECT value FROM meta WHERE key = 'collection_id'").fetchone()
+        return None if row is None else str(row[0])
+
+    def reset(self, collection_id: str) -> None:
+        """Forget every source and describe a new, empty collection (created, recreated or replaced)."""
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            self._db.execute("DELETE FROM sources")
+            self._db.execute("INSERT OR REPLACE INTO meta VALUES ('collection_id', ?)", (collection_id,))
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        self._db.execute("COMMIT")
+
+    def _write(self, rows: list[tuple[Any, ...]]) -> None:
+        self._transaction("INSERT OR REPLACE INTO sources VALUES (?, ?, ?, ?, ?, ?)", rows)
+
+    def _transaction(self, sql: str, rows: list[tuple[Any, ...]]) -> None:
+        if not rows:
+            return
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            self._db.executemany(sql, rows)
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        self._db.execute("COMMIT")

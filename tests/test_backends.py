@@ -1,0 +1,123 @@
+"""Speed internals of the embedder give the same vectors: token-budget batching and the OpenVINO backend."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from rag_index.backends import BackendError, make_backend
+from rag_index.config import ConfigError, load_config
+from rag_index.embedder import PoolingEmbedder
+from tests.test_embedder import mixed_texts
+
+
+def test_batches_stay_within_the_token_budget_and_cover_every_row(
+    embedder: PoolingEmbedder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(embedder, "batch_tokens", 600)
+    monkeypatch.setattr(embedder, "batch_size", 16)
+    ids = embedder._tokenize(mixed_texts(60, seed=11))
+    seen: list[int] = []
+    shapes = []
+    for rows, input_ids, mask in embedder._batches(ids):
+        shapes.append(tuple(input_ids.shape))
+        assert input_ids.shape[0] <= 16
+        assert input_ids.numel() <= 600 or input_ids.shape[0] == 1  # a lone row may exceed it
+        assert mask.sum(1).tolist() == [len(ids[i]) for i in rows]
+        seen.extend(int(i) for i in rows)
+    assert sorted(seen) == list(range(60))
+    assert any(rows > 8 for rows, _ in shapes), "short texts should share wide batches"
+    assert any(rows <= 3 for rows, _ in shapes), "long texts should go few to a batch"
+
+
+def test_token_budget_batching_gives_the_same_vectors(
+    embedder: PoolingEmbedder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    texts = mixed_texts(50, seed=13)
+    by_count = embedder.encode(texts)
+    monkeypatch.setattr(embedder, "batch_tokens", 700)
+    monkeypatch.setattr(embedder, "batch_size", 256)
+    np.testing.assert_allclose(embedder.encode(texts), by_count, atol=2e-5)
+
+
+@pytest.fixture(scope="module")
+def openvino_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An empty cache home for converted models, shared by this module's OpenVINO tests."""
+    pytest.importorskip("openvino", reason="the optional openvino package is not installed")
+    return tmp_path_factory.mktemp("xdg-cache")
+
+
+def openvino_embedder(cache: Path, monkeypatch: pytest.MonkeyPatch) -> PoolingEmbedder:
+    """The default model on the OpenVINO backend in bf16, caching its conversion under cache."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(cache))
+    return PoolingEmbedder(device="cpu", backend="openvino", dtype="bf16")
+
+
+def assert_close_to_fp32(fast: PoolingEmbedder, embedder: PoolingEmbedder) -> None:
+    """fast's vectors of 40 mixed-length texts are within a cosine of 0.9999 of fp32 torch's."""
+    texts = mixed_texts(40, seed=17)
+    ours, reference = fast.encode(texts), embedder.encode(texts)
+    assert ours.shape == reference.shape and ours.dtype == np.float32
+    cosine = np.sum(ours * reference, axis=1)
+    assert cosine.min() >= 0.9999, f"worst cosine {cosine.min():.6f} at text {cosine.argmin()}"
+
+
+def test_openvino_bf16_vectors_match_torch_fp32(
+    embedder: PoolingEmbedder, openvino_cache: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fast = openvino_embedder(openvino_cache, monkeypatch)
+    assert_close_to_fp32(fast, embedder)
+    assert fast.fingerprint == embedder.fingerprint  # same vector space: one collection serves both
+
+
+@pytest.mark.slow  # three conversions of the model
+def test_openvino_reuses_its_cached_conversion_and_rebuilds_a_damaged_one(
+    embedder: PoolingEmbedder,
+    openvino_cache: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    openvino_embedder(openvino_cache, monkeypatch)  # converts, unless the test above already did
+    [cached] = (openvino_cache / "rag-index" / "openvino").glob("*/encoder.xml")
+    assert_close_to_fp32(openvino_embedder(openvino_cache, monkeypatch), embedder)  # read from the cache
+    cached.write_text("not a model")
+    with caplog.at_level(logging.WARNING):
+        assert_close_to_fp32(openvino_embedder(openvino_cache, monkeypatch), embedder)
+    assert "cannot read the cached OpenVINO model" in caplog.text
+
+
+def test_missing_openvino_names_the_package(
+    embedder: PoolingEmbedder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(sys.modules, "openvino", None)  # makes `import openvino` raise ImportError
+    with pytest.raises(BackendError, match=r"pip install openvino \(or set embedder.backend: torch\)"):
+        make_backend("openvino", embedder.model, torch.bfloat16, torch.device("cpu"), None)
+
+
+def test_openvino_refuses_a_gpu_device(embedder: PoolingEmbedder) -> None:
+    with pytest.raises(BackendError, match="openvino runs on the CPU, not cuda"):
+        make_backend("openvino", embedder.model, torch.bfloat16, torch.device("cuda"), None)
+
+
+def test_unknown_backend_is_a_config_error() -> None:
+    with pytest.raises(ConfigError, match=r"embedder\.backend: 'onnx' is not one of auto, openvino, torch"):
+        load_config(None, ["embedder.backend=onnx"])
+    with pytest.raises(ConfigError, match=r"embedder\.batch_tokens: 0"):
+        load_config(None, ["embedder.batch_tokens=0"])
+
+
+def test_a_missing_backend_package_is_one_line_in_the_cli(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from rag_index.cli import main
+
+    monkeypatch.setitem(sys.modules, "openvino", None)
+    assert main(["query", "anything", "--set", "embedder.backend=openvino"]) == 2
+    assert (
+        "rag-index: error: embedder.backend: openvino needs the openvino package" in capsys.readouterr().err
+    )

@@ -1,0 +1,219 @@
+"""Incremental indexing: unchanged files are hashed not parsed, changes replace chunks, deletions prune."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import rag_index.pipeline as pipeline
+from rag_index.chunking import make_chunker
+from rag_index.config import LoaderConfig
+from rag_index.manifest import Manifest
+from rag_index.pipeline import IndexReport, index_folder, open_manifest
+from rag_index.store import ChromaStore
+from tests.fakes import FakeEmbedder
+
+
+class CountingEmbedder(FakeEmbedder):
+    """FakeEmbedder that remembers how many texts it embedded."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.calls = 0
+
+    def encode_documents(self, texts: Any) -> Any:
+        self.calls += len(texts)
+        return super().encode_documents(texts)
+
+
+def paragraphs(topic: str, n: int = 12) -> str:
+    return "\n\n".join(f"Paragraph {i} is about {topic} and the number {i * 7}." for i in range(n))
+
+
+@pytest.fixture
+def folder(tmp_path: Path) -> Path:
+    root = tmp_path / "docs"
+    (root / "sub").mkdir(parents=True)
+    (root / "a.txt").write_text(paragraphs("apples"))
+    (root / "b.md").write_text("# Bees\n\n" + paragraphs("bees"))
+    (root / "sub" / "c.txt").write_text(paragraphs("cherries"))
+    return root
+
+
+def index(
+    root: Path,
+    store_path: Path,
+    embedder: FakeEmbedder | None = None,
+    size: int = 30,
+    loader: LoaderConfig | None = None,
+    **kwargs: Any,
+) -> IndexReport:
+    embedder = embedder or FakeEmbedder()
+    chunker = make_chunker("recursive", size, 5, "tokens", embedder, embedder.max_content_tokens)
+    store = ChromaStore(str(store_path), "docs")
+    return index_folder(
+        root,
+        loader or LoaderConfig(),
+        chunker,
+        embedder,
+        store,
+        progress=False,
+        chunker_settings={"size": size},
+        **kwargs,
+    )
+
+
+def contents(store_path: Path) -> dict[str, tuple[str, str]]:
+    """id -> (source, text) of everything in the collection."""
+    store = ChromaStore(str(store_path), "docs")
+    store.attach()
+    got = store.collection.get(include=["metadatas", "documents"])
+    return {
+        id_: (meta["source"], text)
+        for id_, meta, text in zip(got["ids"], got["metadatas"], got["documents"], strict=True)
+    }
+
+
+def clean_run(root: Path, tmp_path: Path, size: int = 30) -> dict[str, tuple[str, str]]:
+    """What a fresh store holds after indexing root once."""
+    store_path = tmp_path / "clean"
+    shutil.rmtree(store_path, ignore_errors=True)
+    index(root, store_path, size=size)
+    return contents(store_path)
+
+
+def test_unchanged_folder_is_hashed_not_parsed_and_embeds_nothing(
+    folder: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store_path = tmp_path / "store"
+    first = index(folder, store_path)
+    assert first.files_indexed == 3 and first.chunks_embedded == first.chunks_written > 3
+
+    def no_parsing(*args: object, **kwargs: object) -> None:
+        raise AssertionError("an unchanged file was parsed")
+
+    monkeypatch.setattr(pipeline, "load_file", no_parsing)
+    embedder = CountingEmbedder()
+    again = index(folder, store_path, embedder)
+    assert (again.files_indexed, again.files_unchanged, again.chunks_embedded) == (0, 3, 0)
+    assert (again.chunks_written, again.chunks_deleted, embedder.calls) == (0, 0, 0)
+    monkeypatch.undo()
+    assert contents(store_path) == clean_run(folder, tmp_path)
+
+
+def test_changed_file_has_its_old_chunks_replaced(folder: Path, tmp_path: Path) -> None:
+    store_path = tmp_path / "store"
+    index(folder, store_path)
+    before = contents(store_path)
+    (folder / "a.txt").write_text(paragraphs("avocados", 5))
+    report = index(folder, store_path)
+    assert (report.files_indexed, report.files_unchanged) == (1, 2)
+    after = contents(store_path)
+    assert after == clean_run(folder, tmp_path)
+    old_a = {id_ for id_, (source, _) in before.items() if source == "a.txt"}
+    assert report.chunks_deleted == len(old_a) and not old_a & set(after)
+    assert all("apples" not in text for source, text in after.values() if source == "a.txt")
+
+
+def test_deleted_file_is_pruned_unless_no_prune(folder: Path, tmp_path: Path) -> None:
+    store_path = tmp_path / "store"
+    index(folder, store_path)
+    (folder / "sub" / "c.txt").unlink()
+    kept = index(folder, store_path, prune=False)
+    assert kept.files_removed == 0
+    assert "sub/c.txt" in {source for source, _ in contents(store_path).values()}
+    pruned = index(folder, store_path)
+    assert pruned.files_removed == 1 and pruned.chunks_deleted > 0
+    assert contents(store_path) == clean_run(folder, tmp_path)
+    assert "sub/c.txt" not in open_manifest(ChromaStore(str(store_path), "docs")).entries()
+
+
+def test_changed_chunking_settings_rechunk_every_file(folder: Path, tmp_path: Path) -> None:
+    store_path = tmp_path / "store"
+    index(folder, store_path, size=30)
+    report = index(folder, store_path, size=60)
+    assert (report.files_indexed, report.files_unchanged) == (3, 0)
+    assert contents(store_path) == clean_run(folder, tmp_path, size=60)
+
+
+def test_identical_texts_are_embedded_once(folder: Path, tmp_path: Path) -> None:
+    shutil.copy(folder / "a.txt", folder / "copy-of-a.txt")
+    embedder = CountingEmbedder()
+    report = index(folder, tmp_path / "store", embedder)
+    chunks_of_a = sum(1 for source, _ in contents(tmp_path / "store").values() if source == "a.txt")
+    assert report.chunks_written == report.chunks_embedded + chunks_of_a
+    assert embedder.calls == report.chunks_embedded
+
+
+def test_a_renamed_file_reuses_the_stored_vectors(folder: Path, tmp_path: Path) -> None:
+    store_path = tmp_path / "store"
+    index(folder, store_path)
+    (folder / "a.txt").rename(folder / "renamed.txt")
+    embedder = CountingEmbedder()
+    report = index(folder, store_path, embedder)
+    assert report.files_indexed == 1 and report.files_removed == 1
+    assert report.chunks_embedded == embedder.calls == 0 < report.chunks_written
+    assert contents(store_path) == clean_run(folder, tmp_path)
+
+
+def test_unreadable_files_are_remembered_and_listed_again(
+    folder: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (folder / "broken.pdf").write_bytes(b"%PDF-1.4 truncated")
+    store_path = tmp_path / "store"
+    first = index(folder, store_path)
+    assert [(s.path, s.reason.split(":")[0]) for s in first.skipped] == [("broken.pdf", "corrupt PDF")]
+    monkeypatch.setattr(pipeline, "load_file", lambda *a, **k: pytest.fail("parsed again"))
+    again = index(folder, store_path)
+    assert again.skipped == first.skipped and again.files_unchanged == 3
+
+
+def test_a_file_that_becomes_unreadable_loses_its_chunks(folder: Path, tmp_path: Path) -> None:
+    store_path = tmp_path / "store"
+    index(folder, store_path)
+    (folder / "a.txt").write_bytes(b"")
+    report = index(folder, store_path)
+    assert [(s.path, s.reason) for s in report.skipped] == [("a.txt", "empty file")]
+    assert "a.txt" not in {source for source, _ in contents(store_path).values()}
+
+
+def test_indexing_one_file_does_not_prune_the_others(folder: Path, tmp_path: Path) -> None:
+    store_path = tmp_path / "store"
+    index(folder, store_path)
+    (folder / "a.txt").write_text(paragraphs("apricots", 3))
+    report = index(folder, store_path, loader=LoaderConfig(include=["a.txt"]))
+    assert (report.files_indexed, report.files_removed) == (1, 0)
+    assert contents(store_path) == clean_run(folder, tmp_path)
+
+
+def test_recreate_starts_the_manifest_over(folder: Path, tmp_path: Path) -> None:
+    store_path = tmp_path / "store"
+    index(folder, store_path)
+    report = index(folder, store_path, recreate=True)
+    assert report.files_indexed == 3 and report.files_unchanged == 0
+    assert contents(store_path) == clean_run(folder, tmp_path)
+
+
+def test_manifest_entry_is_done_only_with_a_hash(tmp_path: Path) -> None:
+    manifest = Manifest(tmp_path / "m.sqlite3")
+    manifest.begin([("a.txt", "/r", "s", ["id1", "id2"])])
+    assert not manifest.entries()["a.txt"].done
+    manifest.begin([("a.txt", "/r", "s", ["id3"])])
+    assert manifest.entries()["a.txt"].chunk_ids == ("id1", "id2", "id3")
+    manifest.remove(["a.txt"])
+    assert manifest.entries() == {}
+
+
+def test_a_collection_replaced_behind_the_manifests_back_is_indexed_again(
+    folder: Path, tmp_path: Path
+) -> None:
+    store_path = tmp_path / "store"
+    index(folder, store_path)
+    store = ChromaStore(str(store_path), "docs")
+    store.client.delete_collection("docs")  # e.g. another tool dropped it
+    report = index(folder, store_path)
+    assert report.files_indexed == 3 and report.files_unchanged == 0
+    assert contents(store_path) == clean_run(folder, tmp_path)
