@@ -34,7 +34,7 @@ def main() -> None:
     parser.add_argument("--pairs", type=int, default=3)
     parser.add_argument("--backend", default="openvino", help="rag-index embedder.backend")
     parser.add_argument("--dtype", default="auto", help="rag-index embedder.dtype")
-    parser.add_argument("--batch-size", type=int, default=32, help="rag-index embedder.batch_size")
+    parser.add_argument("--batch-size", type=int, default=256, help="rag-index embedder.batch_size")
     parser.add_argument("--batch-tokens", type=int, default=8192, help="rag-index embedder.batch_tokens")
     args = parser.parse_args()
     logging.getLogger("rag_index.embedder").setLevel(logging.ERROR)  # most abstracts exceed 256 tokens

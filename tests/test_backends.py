@@ -121,3 +121,16 @@ def test_a_missing_backend_package_is_one_line_in_the_cli(
     assert (
         "rag-index: error: embedder.backend: openvino needs the openvino package" in capsys.readouterr().err
     )
+
+
+def test_openvino_backend_serves_concurrent_callers() -> None:
+    """LangChain's batch() encodes from several threads at once; each caller must get its own vectors."""
+    pytest.importorskip("openvino", reason="the optional openvino package is not installed")
+    from concurrent.futures import ThreadPoolExecutor
+
+    embedder = PoolingEmbedder(backend="openvino", dtype="bf16", device="cpu")
+    texts = [f"question number {i} about grinders and lighthouses" * (1 + i % 4) for i in range(16)]
+    alone = embedder.encode(texts)
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        together = list(pool.map(lambda text: embedder.encode([text])[0], texts))
+    np.testing.assert_allclose(np.vstack(together), alone, atol=1e-3)

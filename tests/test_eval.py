@@ -11,7 +11,21 @@ import pytest
 
 from rag_index.cli import main
 from rag_index.config import ConfigError
-from rag_index.evaluation import DatasetError, EvalError, exact_search, grid_points, load_dataset, subset
+from rag_index.embedder import PoolingEmbedder
+from rag_index.evaluation import (
+    DatasetError,
+    EvalError,
+    evaluate,
+    exact_search,
+    grid_points,
+    load_dataset,
+    subset,
+)
+from rag_index.evaluation.runner import EVAL_HNSW, chroma_search, collection_name, encode_blocks
+from rag_index.store import ChromaStore
+from tests.conftest import SHARED
+
+SCIFACT = SHARED / "datasets" / "scifact"
 
 CORPUS = [
     {
@@ -143,6 +157,7 @@ def test_bad_grids_say_what_is_wrong(grid: list[str], error: type[Exception], me
 
 def test_eval_json_then_cached(beir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     args = ["eval", "--dataset", str(beir), "--json", "--cache-dir", str(tmp_path / "cache")]
+    args += ["--set", f"store.path={tmp_path / 'store'}"]
     assert main([*args, "--grid", "embedder.pooling=mean,max,idf_mean,mean+cls,mean_no_special"]) == 0
     first = json.loads(capsys.readouterr().out)
     assert first["document_score"] == "whole document" and first["queries"] == 2
@@ -160,6 +175,7 @@ def test_eval_chunked_documents_table(
     document_qa: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     args = ["eval", "--dataset", str(document_qa), "--no-cache", "--set", "chunking.overlap=0"]
+    args += ["--set", f"store.path={tmp_path / 'store'}"]
     assert main([*args, "--grid", "chunking.size=16,64"]) == 0
     out = capsys.readouterr().out
     assert (
@@ -185,3 +201,75 @@ def test_eval_mistakes_exit_2_with_one_line(
     assert main(["eval", "--dataset", str(beir), "--no-cache", *args]) == 2
     err = capsys.readouterr().err
     assert message in err and len(err.strip().splitlines()) == 1
+
+
+def test_chroma_search_scores_a_document_by_its_best_chunk(tmp_path: Path) -> None:
+    units = np.array([[1.0, 0.0], [0.0, 1.0], [0.6, 0.8], [-1.0, 0.0]], dtype=np.float32)
+    queries = np.array([[0.0, 2.0], [1.0, 0.1]], dtype=np.float32)
+    store = ChromaStore(str(tmp_path), "eval-units", hnsw=EVAL_HNSW)
+    run = chroma_search(store, ["q", "r"], queries, units, ["a", "b", "a", "c"], 2, {"test": 1})
+    exact = exact_search(["q", "r"], queries, units, ["a", "b", "a", "c"], depth=2)
+    assert run.keys() == exact.keys()
+    for qid in run:
+        assert run[qid] == {doc: pytest.approx(score, abs=1e-5) for doc, score in exact[qid].items()}
+    assert store.count() == 4 and store.stored_fingerprint() == {"test": 1}
+
+
+def test_collection_names_are_valid_for_chroma_and_follow_the_key() -> None:
+    name = collection_name({"search": "chroma", "pooling": "mean"})
+    assert name == collection_name({"pooling": "mean", "search": "chroma"})  # key order does not matter
+    assert name != collection_name({"search": "chroma", "pooling": "cls"})
+    assert 3 <= len(name) <= 512 and name.replace("-", "").isalnum() and name[-1].isalnum()
+
+
+@pytest.mark.skipif(not SCIFACT.is_dir(), reason=f"{SCIFACT} (shared datasets) is not present")
+def test_chroma_and_exact_search_agree_on_a_scifact_subset(embedder: PoolingEmbedder, tmp_path: Path) -> None:
+    dataset = subset(load_dataset(SCIFACT), queries=20, distractors=120)
+    documents = list(dataset.documents())
+    units = encode_blocks(embedder, [d.text for d in documents], ["mean"], "documents", False)["mean"]
+    query_ids = list(dataset.qrels)
+    queries = encode_blocks(embedder, [dataset.queries[q] for q in query_ids], ["mean"], "queries", False)
+    unit_docs = [d.metadata["eval_id"] for d in documents]
+    store = ChromaStore(str(tmp_path), "eval-scifact", hnsw=EVAL_HNSW)
+    chroma = chroma_search(store, query_ids, queries["mean"], units, unit_docs, 100, {"subset": True})
+    exact = exact_search(query_ids, queries["mean"], units, unit_docs, 100)
+    assert store.count() == len(documents) == len(dataset.corpus_ids)
+    metrics = ["ndcg@10", "recall@10", "recall@100", "mrr@10", "map@100"]
+    by_chroma, by_exact = evaluate(chroma, dataset.qrels, metrics), evaluate(exact, dataset.qrels, metrics)
+    assert {m: round(v, 4) for m, v in by_chroma.items()} == {m: round(v, 4) for m, v in by_exact.items()}
+    assert by_exact["ndcg@10"] > 0.5  # a real ranking, not two equally empty ones
+
+
+def test_eval_search_modes_write_a_collection_and_cache_apart(
+    beir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import chromadb
+
+    store = tmp_path / "store"
+    args = ["eval", "--dataset", str(beir), "--json", "--cache-dir", str(tmp_path / "cache")]
+    args += ["--set", f"store.path={store}"]
+    assert main([*args, "--search", "chroma"]) == 0
+    chroma = json.loads(capsys.readouterr().out)
+    assert chroma["search"] == "chroma" and chroma["cached"] is False
+    collections = chromadb.PersistentClient(path=str(store / "eval-collections")).list_collections()
+    assert len(collections) == 1 and collections[0].name.startswith("eval-")
+    assert collections[0].count() == len(CORPUS)
+    assert main([*args, "--search", "exact"]) == 0  # another cache key: computed, not served
+    exact = json.loads(capsys.readouterr().out)
+    assert exact["search"] == "exact" and exact["cached"] is False
+    assert {m: exact[m] for m in ("ndcg@10", "recall@100")} == {
+        m: chroma[m] for m in ("ndcg@10", "recall@100")
+    }
+    assert main([*args, "--search", "chroma"]) == 0
+    assert json.loads(capsys.readouterr().out)["cached"] is True
+    assert main([*args, "--search", "exact"]) == 0
+    assert json.loads(capsys.readouterr().out)["cached"] is True
+
+
+def test_eval_table_says_which_search_ran(
+    beir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["eval", "--dataset", str(beir), "--no-cache", "--search", "exact"]) == 0
+    assert "; exact cosine search" in capsys.readouterr().out
+    assert main(["eval", "--dataset", str(beir), "--no-cache", "--set", f"store.path={tmp_path}"]) == 0
+    assert "; Chroma HNSW cosine search" in capsys.readouterr().out

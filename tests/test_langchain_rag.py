@@ -34,7 +34,8 @@ def config_path(embedder: PoolingEmbedder, tmp_path_factory: pytest.TempPathFact
     root = tmp_path_factory.mktemp("rag")
     path = root / "config.yaml"
     settings = {
-        "embedder": {"device": "cpu"},  # the session embedder's settings: from_config reuses the loaded model
+        # the session embedder's settings (torch fp32 on the CPU): from_config reuses the loaded model
+        "embedder": {"device": "cpu", "backend": "torch", "dtype": "fp32"},
         "store": {"path": str(root / "store"), "collection": f"rag-{uuid.uuid4().hex[:8]}"},
     }
     path.write_text(yaml.safe_dump(settings))

@@ -1,19 +1,22 @@
 """Run a dataset's queries against every point of a config grid and score the rankings.
 
-Search is exact cosine similarity over all embedded units (numpy), not Chroma's approximate HNSW index:
-the figures then measure the embedding alone, as the BEIR and MTEB reference figures do, and do not
-depend on HNSW parameters. Points that differ only in pooling share one forward pass per batch.
+Search "chroma" (the default) upserts each point's units into its own Chroma collection and queries it,
+as `rag-index query` would; its HNSW index is built with ef_search/ef_construction high enough to match
+exact search on these corpora. Search "exact" is exact cosine similarity in numpy, as the BEIR and MTEB
+reference figures are. Points that differ only in pooling share one forward pass per batch.
 """
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import json
 import logging
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -25,10 +28,17 @@ from rag_index.evaluation.cache import EvalCache
 from rag_index.evaluation.datasets import RetrievalDataset
 from rag_index.evaluation.metrics import DEFAULT_METRICS, evaluate, parse_metric
 from rag_index.pipeline import build_chunker, build_embedder
+from rag_index.store import ChromaStore
+from rag_index.types import Chunk
 
 ENCODE_BLOCK = 512  # texts per encode_pooled call: a progress step; batches inside stay length-sorted
 QUERY_BLOCK = 256  # queries scored together: bounds the [queries, units] similarity matrix
 CACHE_VERSION = 1  # bump when the way results are computed changes
+SEARCHES = ("chroma", "exact")
+# Wide HNSW beams: on corpora of this size the approximate index then returns the exact neighbours,
+# so the figures measure the embedding, not the index (Chroma's defaults are 100 and 100).
+EVAL_HNSW = {"ef_search": 200, "ef_construction": 200}
+CHUNK_HEADROOM = 4  # chunked: fetch 4x depth chunks, as a document scores its best chunk
 
 
 class EvalError(Exception):
@@ -84,6 +94,7 @@ class EvalReport:
     queries: int
     documents: int
     whole_documents: bool
+    search: str = "chroma"
     results: list[PointResult] = field(default_factory=list)
     passes: list[EncodePass] = field(default_factory=list)
 
@@ -94,7 +105,7 @@ class EvalReport:
             "split": self.split,
             "queries": self.queries,
             "documents": self.documents,
-            "search": "exact cosine",
+            "search": self.search,
             "document_score": "whole document" if self.whole_documents else "best chunk",
             "passes": [asdict(p) for p in self.passes],
         }
@@ -111,7 +122,7 @@ class EvalReport:
         )
         lines = [
             f"dataset {self.dataset} ({self.split}): {self.documents} documents, {self.queries} queries; "
-            f"{unit}; exact cosine search"
+            f"{unit}; {_SEARCH_LABEL[self.search]}"
         ]
         for p in self.passes:
             lines.append(
@@ -158,6 +169,9 @@ class EvalReport:
     def rows(self) -> list[dict[str, Any]]:
         """One flat dict per grid point (params, metrics, units, seconds, cached), e.g. for pandas."""
         return [r.row() for r in self.results]
+
+
+_SEARCH_LABEL = {"chroma": "Chroma HNSW cosine search", "exact": "exact cosine search"}
 
 
 def grid_points(config_path: str | None, overrides: Sequence[str], grid: Sequence[str]) -> list[EvalPoint]:
@@ -249,6 +263,45 @@ def exact_search(
     return run
 
 
+def collection_name(key: Mapping[str, Any]) -> str:
+    """A Chroma collection name (3-512 of [a-zA-Z0-9._-]) that is a digest of a point's cache key."""
+    digest = hashlib.sha256(json.dumps(key, sort_keys=True, default=str).encode("utf-8")).hexdigest()
+    return f"eval-{digest[:40]}"
+
+
+def chroma_search(
+    store: ChromaStore,
+    query_ids: Sequence[str],
+    query_vectors: np.ndarray,
+    unit_vectors: np.ndarray,
+    unit_docs: Sequence[str],
+    depth: int,
+    fingerprint: dict[str, Any],
+) -> dict[str, dict[str, float]]:
+    """Index the units into store's (re)created collection, then the `depth` best documents per query.
+
+    A document scores its best unit. With several units per document, CHUNK_HEADROOM x depth units are
+    fetched, so a query whose top units crowd into few documents may rank fewer than depth documents.
+    """
+    store.open(fingerprint, recreate=True)
+    chunks = [
+        Chunk(id=f"u{i}", doc_id=doc, text="", start=0, end=0) for i, doc in enumerate(unit_docs)
+    ]  # text is not needed to score, and storing it would only slow the upsert
+    store.upsert(chunks, _unit_normalized(unit_vectors))
+    documents = len(set(unit_docs))
+    depth = min(depth, documents)
+    fetch = min(len(chunks), depth if documents == len(chunks) else depth * CHUNK_HEADROOM)
+    queries = _unit_normalized(query_vectors)
+    run: dict[str, dict[str, float]] = {}
+    for qid, vector in zip(query_ids, queries, strict=True):
+        best: dict[str, float] = {}
+        for hit in store.query(vector, fetch):
+            doc = str(hit.metadata["doc_id"])
+            best[doc] = max(best.get(doc, -np.inf), hit.score)
+        run[qid] = dict(sorted(best.items(), key=lambda item: -item[1])[:depth])
+    return run
+
+
 def _judged(dataset: RetrievalDataset) -> list[str]:
     """The queries that are scored: those with at least one relevant document (as trec_eval)."""
     return [qid for qid, judged in dataset.qrels.items() if any(grade > 0 for grade in judged.values())]
@@ -275,13 +328,22 @@ def evaluate_points(
     cache: EvalCache | None = None,
     metrics: Sequence[str] = DEFAULT_METRICS,
     progress: bool = True,
+    search: str = "chroma",
+    collections: str | Path | None = None,
 ) -> EvalReport:
-    """Embed the dataset for each point (one forward pass per group of points differing only in pooling)."""
+    """Embed the dataset for each point (one forward pass per group of points differing only in pooling).
+
+    search "chroma" writes each point's collection under collections (default: STORE_PATH/eval-collections).
+    """
+    if search not in SEARCHES:
+        raise EvalError(f"--search {search!r}: expected one of {', '.join(SEARCHES)}")
     whole = dataset.whole_documents_by_default if whole_documents is None else whole_documents
     if whole and any(key.startswith("chunking.") for point in points for key in point.params):
         raise EvalError("--grid chunking.*: this run embeds whole documents; add --documents chunked")
     depth = max(parse_metric(m)[1] for m in metrics)
-    report = EvalReport(dataset.name, dataset.split, len(_judged(dataset)), len(dataset.corpus_ids), whole)
+    report = EvalReport(
+        dataset.name, dataset.split, len(_judged(dataset)), len(dataset.corpus_ids), whole, search
+    )
     groups: dict[str, list[EvalPoint]] = {}
     for point in points:
         groups.setdefault(_shared_key(point.config), []).append(point)
@@ -303,6 +365,7 @@ def evaluate_points(
                 "embedder": {**embedder.fingerprint, "pooling": pooling},
                 "chunker": chunker,
                 "metrics": list(metrics),
+                "search": search,
             }
 
         poolings = {
@@ -312,7 +375,14 @@ def evaluate_points(
         stored = {name: cache.get(key(name)) if cache else None for name in set(poolings.values())}
         missing = sorted(name for name, value in stored.items() if value is None)
         if missing:
-            computed = _compute(dataset, config, embedder, whole, missing, metrics, depth, progress, report)
+            where = Path(collections or Path(config.store.path) / "eval-collections")
+            stores = {
+                name: ChromaStore(str(where), collection_name(key(name)), distance="cosine", hnsw=EVAL_HNSW)
+                for name in (missing if search == "chroma" else [])
+            }
+            computed = _compute(
+                dataset, config, embedder, whole, missing, metrics, depth, progress, report, stores, key
+            )
             stored.update(computed)
             for name, value in computed.items():
                 if cache is not None:
@@ -349,8 +419,10 @@ def _compute(
     depth: int,
     progress: bool,
     report: EvalReport,
+    stores: Mapping[str, ChromaStore],
+    key: Callable[[str], dict[str, Any]],
 ) -> dict[str, dict[str, Any]]:
-    """One forward pass over units and queries for all poolings, then exact search and metrics for each."""
+    """One forward pass over units and queries for all poolings, then search and metrics for each."""
     texts, unit_docs = _units(dataset, config, embedder, whole)
     if not texts:
         raise EvalError(f"{dataset.name}: no text to embed")
@@ -369,9 +441,12 @@ def _compute(
     report.passes.append(passed)
     computed = {}
     for name in poolings:
-        run = exact_search(
-            query_ids, query_vectors[name], unit_vectors[name], unit_docs, depth, progress=False
-        )
+        if report.search == "exact":
+            run = exact_search(query_ids, query_vectors[name], unit_vectors[name], unit_docs, depth)
+        else:
+            run = chroma_search(
+                stores[name], query_ids, query_vectors[name], unit_vectors[name], unit_docs, depth, key(name)
+            )
         computed[name] = {
             "metrics": evaluate(run, dataset.qrels, metrics),
             "units": len(texts),
