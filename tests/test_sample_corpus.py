@@ -18,9 +18,11 @@ QUESTIONS = json.loads((DATA / "questions.json").read_text())
 
 
 @pytest.fixture(scope="module")
-def retriever(embedder: PoolingEmbedder) -> Retriever:
+def retriever(embedder: PoolingEmbedder, tmp_path_factory: pytest.TempPathFactory) -> Retriever:
     config = Config()
-    store = ChromaStore("unused", "sample-corpus", client=chromadb.EphemeralClient())
+    # The manifest and lock live at the store path; the vectors stay in the in-memory client.
+    path = str(tmp_path_factory.mktemp("store"))
+    store = ChromaStore(path, "sample-corpus", client=chromadb.EphemeralClient())
     report = index_folder(
         DATA, config.loader, build_chunker(config.chunking, embedder), embedder, store, progress=False
     )
