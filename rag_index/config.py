@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from rag_index.chunking import STRATEGIES, UNITS
 from rag_index.loaders import FORMATS, PDF_BACKENDS
 from rag_index.pooling import JOIN, POOLING, get_pooling, pooling_choices
-from rag_index.retriever import SEARCH_TYPES
+from rag_index.retriever import SEARCH_TYPES, check_search_options
 
 
 class ConfigError(Exception):
@@ -151,10 +151,7 @@ class RetrievalConfig(Section):
 
     @model_validator(mode="after")
     def _options_fit_search_type(self) -> RetrievalConfig:
-        if self.search_type == "mmr" and self.fetch_k < self.k:
-            raise ValueError(f"fetch_k ({self.fetch_k}) must be at least k ({self.k}) for search_type mmr")
-        if self.search_type == "similarity_score_threshold" and self.score_threshold is None:
-            raise ValueError("search_type similarity_score_threshold needs a score_threshold")
+        check_search_options(self.k, self.search_type, self.fetch_k, self.lambda_mult, self.score_threshold)
         return self
 
 

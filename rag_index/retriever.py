@@ -16,8 +16,10 @@ if TYPE_CHECKING:
 SEARCH_TYPES = ("similarity", "mmr", "similarity_score_threshold")
 
 
-def _check(k: int, search_type: str, fetch_k: int, lambda_mult: float, score_threshold: float | None) -> None:
-    # The same rules as RetrievalConfig, for options given in code or per query.
+def check_search_options(
+    k: int, search_type: str, fetch_k: int, lambda_mult: float, score_threshold: float | None
+) -> None:
+    """Raise ValueError for options that do not fit together; RetrievalConfig validates with this too."""
     if search_type not in SEARCH_TYPES:
         raise ValueError(f"search_type {search_type!r} is not one of {', '.join(SEARCH_TYPES)}")
     if k < 1:
@@ -86,7 +88,7 @@ class Retriever:
         lambda_mult: float = 0.5,
         score_threshold: float | None = None,
     ) -> None:
-        _check(k, search_type, fetch_k, lambda_mult, score_threshold)
+        check_search_options(k, search_type, fetch_k, lambda_mult, score_threshold)
         self.embedder = embedder
         self.store = store
         self.k = k
@@ -134,7 +136,7 @@ class Retriever:
         fetch_k = self.fetch_k if fetch_k is None else fetch_k
         lambda_mult = self.lambda_mult if lambda_mult is None else lambda_mult
         threshold = self.score_threshold if score_threshold is None else score_threshold
-        _check(k, search_type, fetch_k, lambda_mult, threshold)
+        check_search_options(k, search_type, fetch_k, lambda_mult, threshold)
         vector = self.embedder.encode_queries([query])[0]
         # Chroma rejects an empty filter ({}), which callers use to mean "no filter".
         where, where_document = where or None, where_document or None

@@ -204,11 +204,11 @@ def test_retrieval_config_checks_its_options(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match=r"^retrieval\.search_type: 'knn' is not one of similarity, mmr, "):
         load_config(overrides=["retrieval.search_type=knn"])
     with pytest.raises(
-        ConfigError, match=r"^retrieval: fetch_k \(3\) must be at least k \(5\) for search_type mmr$"
+        ConfigError, match=r"^retrieval: fetch_k \(3\) must be at least k \(5\) for search_type 'mmr'$"
     ):
         load_config(overrides=["retrieval.search_type=mmr", "retrieval.fetch_k=3"])
     with pytest.raises(
-        ConfigError, match=r"^retrieval: search_type similarity_score_threshold needs a score_thr"
+        ConfigError, match=r"^retrieval: search_type 'similarity_score_threshold' needs a score_thr"
     ):
         load_config(overrides=["retrieval.search_type=similarity_score_threshold"])
     with pytest.raises(
