@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import logging
 import os
+import queue
 import re
 import shutil
-import threading
 import warnings
 from pathlib import Path
 from typing import Any, ClassVar, Protocol
@@ -30,6 +30,8 @@ class BackendError(ConfigError):
 class Backend(Protocol):
     """Runs the encoder: token ids and attention mask in, last hidden states out."""
 
+    parallel: int  # batches it runs at once, each called from its own thread
+
     def forward(self, input_ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """Last hidden states, shape (batch, tokens, hidden)."""
         ...
@@ -38,9 +40,12 @@ class Backend(Protocol):
 class TorchBackend:
     """The transformers model itself, run by torch (any device, any dtype)."""
 
+    parallel = 1  # torch spreads one batch over every core (or the GPU) itself
+
     def __init__(self, model: torch.nn.Module) -> None:
         self.model = model
 
+    @torch.inference_mode()  # here, not in the caller: inference mode is per thread
     def forward(self, input_ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """Last hidden states from the torch model."""
         return self.model(input_ids=input_ids, attention_mask=mask).last_hidden_state
@@ -67,8 +72,11 @@ class OpenVINOBackend:
     """The model converted to OpenVINO and compiled for the CPU at the given inference precision.
 
     OpenVINO fuses the encoder's layers into oneDNN kernels; with bf16 on a CPU with native bf16 it
-    runs all-MiniLM-L6-v2 about 2.6 times as fast as torch fp32, at a cosine of 0.99997. Converting
-    takes seconds, so the converted model is kept in cache_dir (when given) and read from there next time.
+    runs all-MiniLM-L6-v2 about 2.6 times as fast as torch fp32, at a cosine of 0.99997. It is compiled
+    for throughput: several streams, each on its own cores with its own infer request, run whole batches
+    side by side, which beats one request split over every core (15.0k against 13.1k tokens/s on 2 cores).
+    Converting takes seconds, so the converted model is kept in cache_dir (when given) and read from
+    there next time.
     """
 
     PRECISIONS: ClassVar[dict[torch.dtype, str]] = {
@@ -84,13 +92,8 @@ class OpenVINOBackend:
         threads: int | None = None,
         cache_dir: Path | None = None,
     ) -> None:
-        try:
-            import openvino as ov
-        except ImportError:
-            raise BackendError(
-                "embedder.backend: openvino needs the openvino package: pip install openvino "
-                "(or set embedder.backend: torch)"
-            ) from None
+        import openvino as ov
+
         core = ov.Core()
         if cache_dir:  # another OpenVINO version converts (and reads) models its own way
             version = re.sub(r"[^A-Za-z0-9.]+", "_", ov.__version__)  # e.g. 2026.4.1-22982-.../2026/4
@@ -102,14 +105,16 @@ class OpenVINOBackend:
                 self._save(ov, converted, cache_dir)
         config: dict[str, Any] = {
             "INFERENCE_PRECISION_HINT": self.PRECISIONS[dtype],
-            # One request at a time, each using every core: the embedder sends batches one by one.
-            "PERFORMANCE_HINT": "LATENCY",
+            "PERFORMANCE_HINT": "THROUGHPUT",
         }
         if threads:
             config["INFERENCE_NUM_THREADS"] = threads
-        self._request = core.compile_model(converted, "CPU", config).create_infer_request()
-        # One infer request runs one batch at a time; LangChain's batch() calls in from several threads.
-        self._lock = threading.Lock()
+        compiled = core.compile_model(converted, "CPU", config)
+        self.parallel = int(compiled.get_property("OPTIMAL_NUMBER_OF_INFER_REQUESTS"))
+        # An infer request runs one batch at a time: a caller takes an idle one, and waits when none is.
+        self._idle: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        for _ in range(self.parallel):
+            self._idle.put(compiled.create_infer_request())
 
     @staticmethod
     def _convert(ov: Any, model: torch.nn.Module) -> Any:
@@ -155,9 +160,12 @@ class OpenVINOBackend:
     def forward(self, input_ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """Last hidden states (float32) from the compiled OpenVINO model."""
         inputs = {"input_ids": input_ids.numpy(), "attention_mask": mask.numpy()}
-        with self._lock:
+        request = self._idle.get()
+        try:
             # share_outputs=False copies the result out of the request's buffer, which the next call reuses.
-            result = self._request.infer(inputs, share_outputs=False)
+            result = request.infer(inputs, share_outputs=False)
+        finally:
+            self._idle.put(request)
         return torch.from_numpy(result[0])
 
 
@@ -173,6 +181,31 @@ def resolve_backend(device: torch.device) -> str:
     return "openvino"
 
 
+def check_backend(name: str, device: torch.device) -> str:
+    """The backend name means on device ('auto' resolved); BackendError when it cannot run there.
+
+    Checked before the model loads, so a wrong setting fails at once rather than at the first batch.
+    """
+    if name == "auto":
+        return resolve_backend(device)
+    if name not in BACKENDS:
+        raise BackendError(f"embedder.backend: {name!r} is not one of {', '.join(BACKENDS)}")
+    if name == "openvino":
+        if device.type != "cpu":
+            raise BackendError(
+                f"embedder.backend: openvino runs on the CPU, not {device}; set embedder.device: cpu "
+                "or embedder.backend: torch"
+            )
+        try:
+            import openvino  # noqa: F401
+        except ImportError:
+            raise BackendError(
+                "embedder.backend: openvino needs the openvino package: pip install openvino "
+                "(or set embedder.backend: torch)"
+            ) from None
+    return name
+
+
 def make_backend(
     name: str,
     model: torch.nn.Module,
@@ -186,16 +219,7 @@ def make_backend(
     cache_key names the model and the library versions that convert it; backends that convert the model
     (openvino) keep the result under that name, and convert again when it changes.
     """
-    if name == "auto":
-        name = resolve_backend(device)
-    if name == "torch":
+    if check_backend(name, device) == "torch":
         return TorchBackend(model)
-    if name == "openvino":
-        if device.type != "cpu":
-            raise BackendError(
-                f"embedder.backend: openvino runs on the CPU, not {device}; set embedder.device: cpu "
-                "or embedder.backend: torch"
-            )
-        cache_dir = openvino_cache_root() / cache_key if cache_key else None
-        return OpenVINOBackend(model, dtype, threads, cache_dir)
-    raise BackendError(f"embedder.backend: {name!r} is not one of {', '.join(BACKENDS)}")
+    cache_dir = openvino_cache_root() / cache_key if cache_key else None
+    return OpenVINOBackend(model, dtype, threads, cache_dir)

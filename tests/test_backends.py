@@ -134,3 +134,28 @@ def test_openvino_backend_serves_concurrent_callers() -> None:
     with ThreadPoolExecutor(max_workers=4) as pool:
         together = list(pool.map(lambda text: embedder.encode([text])[0], texts))
     np.testing.assert_allclose(np.vstack(together), alone, atol=1e-3)
+
+
+def test_openvino_encoding_leaves_torch_threads_as_they_were() -> None:
+    """Pooling runs on one torch thread while OpenVINO's streams own the cores; the setting comes back."""
+    pytest.importorskip("openvino", reason="the optional openvino package is not installed")
+    from concurrent.futures import ThreadPoolExecutor
+
+    embedder = PoolingEmbedder(backend="openvino", dtype="bf16", device="cpu")
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)  # so that "one thread while encoding" is a change
+    seen: list[int] = []
+    real_pool = embedder.token_weights
+
+    def recording(*args: object) -> torch.Tensor:
+        seen.append(torch.get_num_threads())
+        return real_pool(*args)  # type: ignore[arg-type]
+
+    embedder.token_weights = recording  # type: ignore[method-assign]
+    try:
+        with ThreadPoolExecutor(max_workers=3) as pool:
+            list(pool.map(lambda i: embedder.encode([f"text {i} " * (1 + 40 * i)]), range(6)))
+        assert seen and set(seen) == {1}
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(before)

@@ -85,6 +85,27 @@ def test_truncation_is_counted_not_silent(
     assert "truncated" in caplog.text
 
 
+def test_one_pass_tokenization_equals_truncating_at_the_limit(embedder: PoolingEmbedder) -> None:
+    texts = [*mixed_texts(60, seed=19), "", "word " * 2000]
+    expected = embedder.tokenizer(texts, truncation=True, max_length=embedder.max_length)["input_ids"]
+    full = embedder.tokenizer(texts)["input_ids"]
+    cut = sum(len(row) > embedder.max_length for row in full)
+    assert cut > 3  # the check below means something
+    before = embedder.truncated
+    assert embedder._tokenize(texts) == expected
+    assert embedder.truncated == before + cut
+    assert embedder._tokenize_slow(texts) == expected  # the path for Python tokenizers agrees
+    assert embedder.truncated == before + 2 * cut
+
+
+def test_the_model_loads_on_first_use_only() -> None:
+    embedder = PoolingEmbedder()
+    assert embedder.fingerprint["dimension"] == 384 and embedder.max_content_tokens == 254
+    assert embedder._loaded is None  # fingerprint, chunk sizes and token spans need no weights
+    assert embedder.encode(["loaded now"]).shape == (1, 384)
+    assert embedder._loaded is not None
+
+
 def test_token_spans_exclude_special_tokens(embedder: PoolingEmbedder) -> None:
     text = "Grinders grind."
     spans = embedder.token_spans(text)

@@ -217,3 +217,23 @@ def test_a_collection_replaced_behind_the_manifests_back_is_indexed_again(
     report = index(folder, store_path)
     assert report.files_indexed == 3 and report.files_unchanged == 0
     assert contents(store_path) == clean_run(folder, tmp_path)
+
+
+def test_an_unchanged_rerun_never_loads_the_model(
+    folder: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from rag_index.config import load_config
+    from rag_index.embedder import PoolingEmbedder
+    from tests.tiny_model import make_tiny_model
+
+    model = make_tiny_model(tmp_path / "tiny-model")
+    overrides = [f"embedder.model={model}", "embedder.backend=torch", f"store.path={tmp_path / 'store'}"]
+    config = load_config(None, overrides)
+    assert pipeline.index_with_config(folder, config, progress=False).files_indexed == 3
+
+    def no_weights(self: PoolingEmbedder) -> None:
+        raise AssertionError("the model was loaded for an unchanged folder")
+
+    monkeypatch.setattr(PoolingEmbedder, "_load", no_weights)
+    again = pipeline.index_with_config(folder, config, progress=False)
+    assert (again.files_unchanged, again.chunks_embedded) == (3, 0)
