@@ -18,8 +18,7 @@ import time
 from pathlib import Path
 
 import numpy as np
-from _common import emit, machine, scifact_corpus
-from quality import load_queries
+from _common import emit, machine, scifact_corpus, scifact_test_queries
 
 from rag_index.config import load_config
 from rag_index.pipeline import build_embedder, build_store
@@ -62,7 +61,7 @@ def main() -> None:
             started = time.perf_counter()
             report = build_index(store_path, args.docs)
             print(f"indexed {report.get('files_indexed')} files in {time.perf_counter() - started:.1f} s")
-        _, queries, _ = load_queries()
+        _, queries = scifact_test_queries()
         queries = queries[: args.queries]
         retrievers = {}
         for variant in args.backends.split(","):

@@ -128,7 +128,7 @@ class PoolingEmbedder:
         self.model_path = resolve_model_path(model)
         self.model_name = model or "sentence-transformers/all-MiniLM-L6-v2"
         self.pooling = resolve_pooling(self.model_path, pooling)
-        self._pool = get_pooling(self.pooling)
+        get_pooling(self.pooling)  # an unknown name fails here, naming the valid ones
         if self.pooling == "idf_mean":  # its weights come from a corpus: see fit_idf
             raise ConfigError(IDF_MEAN_ONLY_IN_EVAL)
         self.normalize = normalize
@@ -146,6 +146,9 @@ class PoolingEmbedder:
         self.tokenizer = AutoTokenizer.from_pretrained(
             self.model_path, local_files_only=True, trust_remote_code=trust_remote_code
         )
+        # A fast tokenizer sets its truncation on the shared Rust object at every call, so concurrent
+        # calls (chunking beside encoding, LangChain's batch) get each other's settings: one at a time.
+        self._tokenizing = threading.Lock()
         self.config = AutoConfig.from_pretrained(
             self.model_path, local_files_only=True, trust_remote_code=trust_remote_code
         )
@@ -219,7 +222,8 @@ class PoolingEmbedder:
 
     def token_spans(self, text: str) -> list[tuple[int, int]]:
         """Character spans of the tokens of text, special tokens excluded (what chunkers count)."""
-        encoded = self.tokenizer(text, add_special_tokens=False, return_offsets_mapping=True)
+        # verbose=False: a whole document is longer than the model's limit, and only its chunks are encoded.
+        encoded = self._tokens(text, add_special_tokens=False, return_offsets_mapping=True, verbose=False)
         return [(start, end) for start, end in encoded["offset_mapping"] if end > start]
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
@@ -260,7 +264,7 @@ class PoolingEmbedder:
         """
         vocab = max(len(self.tokenizer), int(getattr(self.config, "vocab_size", 0)))
         df = np.zeros(vocab, dtype=np.float64)
-        ids = self.tokenizer(list(texts), truncation=True, max_length=self.max_length)["input_ids"]
+        ids = self._tokens(list(texts), truncation=True, max_length=self.max_length)["input_ids"]
         for row in ids:
             df[np.unique(row)] += 1
         idf = np.log((len(ids) + 1) / (df + 1)) + 1
@@ -278,11 +282,14 @@ class PoolingEmbedder:
             return mask * self.idf.to(input_ids.device)[input_ids]
         return mask
 
+    def _tokens(self, texts: str | list[str], **options: Any) -> Any:
+        """The tokenizer's output for texts, one call at a time (see __init__)."""
+        with self._tokenizing:
+            return self.tokenizer(texts, **options)
+
     def _tokenize(self, texts: Sequence[str]) -> list[list[int]]:
         limit = self.max_length
-        encoded = self.tokenizer(
-            list(texts), truncation=True, max_length=limit, return_overflowing_tokens=True
-        )
+        encoded = self._tokens(list(texts), truncation=True, max_length=limit, return_overflowing_tokens=True)
         # A fast tokenizer returns each text's first `limit` tokens (closing special token included), then
         # the rest as overflow rows, in text order: a text with overflow rows was truncated.
         sample = encoded.get("overflow_to_sample_mapping")
@@ -297,10 +304,10 @@ class PoolingEmbedder:
         # A Python tokenizer has no overflow mapping: tokenize one token past the limit, and tokenize
         # the rows that reach it again at the limit, so that they keep their closing special token.
         limit = self.max_length
-        ids: list[list[int]] = self.tokenizer(list(texts), truncation=True, max_length=limit + 1)["input_ids"]
+        ids: list[list[int]] = self._tokens(list(texts), truncation=True, max_length=limit + 1)["input_ids"]
         cut = [i for i, row in enumerate(ids) if len(row) > limit]
         if cut:
-            again = self.tokenizer([texts[i] for i in cut], truncation=True, max_length=limit)["input_ids"]
+            again = self._tokens([texts[i] for i in cut], truncation=True, max_length=limit)["input_ids"]
             for i, row in zip(cut, again, strict=True):
                 ids[i] = row
         self._count_truncated(len(cut))

@@ -22,7 +22,7 @@ import os
 import signal
 import time
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -36,12 +36,14 @@ from rag_index.embedding_cache import EmbeddingCache, text_hash
 from rag_index.loaders import LoadError, PathFilter, file_digest, load_file, scan_files
 from rag_index.lock import StoreLock
 from rag_index.manifest import Entry, Manifest, settings_fingerprint
+from rag_index.prefetch import prefetched
 from rag_index.store import TEXT_HASH_KEY, ChromaStore, Server
 from rag_index.types import Chunk, Embedder, SkippedFile
 
 log = logging.getLogger(__name__)
 
 WRITE_BATCH = 256  # chunks embedded and written together: bounds memory, keeps the encoder busy
+PARSE_AHEAD = 4  # parsed files waiting for the encoder at most: bounds memory
 
 # Test hook, documented in tests/test_crash.py: "POINT:N" makes the process SIGKILL itself the N-th time it
 # reaches POINT (begun, written, deleted, committed, pruning), so crash tests hit exact instants.
@@ -160,6 +162,32 @@ class _Run:
             and entry.settings == self.settings
             and entry.root == self.root_key
         )
+
+    def changed(self, files: Iterable[Path], only: set[str] | None, present: set[str]) -> Iterator[_FileWork]:
+        """The parsed work of each file that is new or changed; adds every source seen to present.
+
+        Unchanged files are counted and unreadable ones reported, not yielded.
+        """
+        for path in files:
+            source = path.relative_to(self.root).as_posix()
+            present.add(source)
+            if only is not None and source not in only:
+                continue
+            try:
+                digest = file_digest(path)
+            except LoadError as err:
+                self.report.skipped.append(SkippedFile(source, str(err)))
+                continue
+            if self.is_current(source, digest):
+                entry = self.entries[source]
+                if entry.skip_reason:
+                    self.report.skipped.append(SkippedFile(source, entry.skip_reason))
+                else:
+                    self.report.files_unchanged += 1
+                continue
+            work = self.parse(path, source, digest)
+            if work is not None:
+                yield work
 
     def parse(self, path: Path, source: str, digest: str) -> _FileWork | None:
         """The new chunks of a changed file; None when the file system kept us from reading it."""
@@ -304,28 +332,13 @@ def _index_locked(
     for path, reason in scan.rejected:
         report.skipped.append(SkippedFile(path.relative_to(root).as_posix(), reason))
     present: set[str] = set()
+    files = tqdm(scan.files, desc="files", unit="file", disable=not progress or None)
+    # Files are parsed and chunked by a thread a few files ahead, so the next ones are ready when the
+    # encoder finishes a batch.
+    works = prefetched(run.changed(files, only, present), PARSE_AHEAD)
     batch: list[_FileWork] = []
-    with tqdm(desc="chunks", unit="chunk", disable=not progress or None) as bar:
-        for path in tqdm(scan.files, desc="files", unit="file", disable=not progress or None):
-            source = path.relative_to(root).as_posix()
-            present.add(source)
-            if only is not None and source not in only:
-                continue
-            try:
-                digest = file_digest(path)
-            except LoadError as err:
-                report.skipped.append(SkippedFile(source, str(err)))
-                continue
-            if run.is_current(source, digest):
-                entry = run.entries[source]
-                if entry.skip_reason:
-                    report.skipped.append(SkippedFile(source, entry.skip_reason))
-                else:
-                    report.files_unchanged += 1
-                continue
-            work = run.parse(path, source, digest)
-            if work is None:
-                continue
+    with contextlib.closing(works), tqdm(desc="chunks", unit="chunk", disable=not progress or None) as bar:
+        for work in works:
             batch.append(work)
             if sum(len(w.chunks) for w in batch) >= WRITE_BATCH:
                 run.write(batch, bar)

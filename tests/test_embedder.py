@@ -175,3 +175,22 @@ def test_dtype_auto_is_fp32_without_native_bf16(monkeypatch: pytest.MonkeyPatch)
     monkeypatch.setattr(module, "cpu_has_native_bf16", lambda: True)
     assert resolve_dtype("auto", torch.device("cpu")) == torch.bfloat16
     assert resolve_dtype("fp16", torch.device("cpu")) == torch.float16
+
+
+def test_the_tokenizer_serves_threads_that_chunk_and_encode_at_once(embedder: PoolingEmbedder) -> None:
+    """A fast tokenizer changes its truncation settings on each call: concurrent calls must not collide."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    long_text = "espresso grinder lighthouse harbour " * 200  # 800 words: truncated when encoded
+    expected_spans = embedder.token_spans(long_text)
+    expected_ids = embedder._tokenize([long_text])
+
+    def spans(_: int) -> bool:
+        return embedder.token_spans(long_text) == expected_spans
+
+    def ids(_: int) -> bool:
+        return embedder._tokenize([long_text]) == expected_ids
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        results = list(pool.map(lambda i: (spans if i % 2 else ids)(i), range(400)))
+    assert all(results)
