@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -281,9 +282,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     from rag_index.store import StoreError
 
     args = _parser().parse_args(argv)
-    from transformers.utils import logging as transformers_logging
-
-    transformers_logging.disable_progress_bar()  # the CLI draws its own progress bars
+    # The CLI draws its own progress bars; set before transformers is imported (only if a model loads).
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.WARNING, format="%(levelname)s: %(message)s"
     )

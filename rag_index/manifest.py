@@ -113,6 +113,20 @@ class Manifest:
         row = self._db.execute("SELECT value FROM meta WHERE key = 'collection_id'").fetchone()
         return None if row is None else str(row[0])
 
+    def known_fingerprint(self, embedder_key: str) -> dict[str, Any] | None:
+        """The embedder fingerprint a run recorded for these embedder settings and model files, if any."""
+        row = self._db.execute(
+            "SELECT value FROM meta WHERE key = ?", (f"embedder:{embedder_key}",)
+        ).fetchone()
+        return None if row is None else dict(json.loads(row[0]))
+
+    def remember_fingerprint(self, embedder_key: str, fingerprint: dict[str, Any]) -> None:
+        """Record the fingerprint these embedder settings and model files give (kept across resets)."""
+        self._transaction(
+            "INSERT OR REPLACE INTO meta VALUES (?, ?)",
+            [(f"embedder:{embedder_key}", json.dumps(fingerprint, sort_keys=True))],
+        )
+
     def reset(self, collection_id: str) -> None:
         """Forget every source and describe a new, empty collection (created, recreated or replaced)."""
         self._db.execute("BEGIN IMMEDIATE")

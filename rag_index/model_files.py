@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import importlib.metadata
 import json
 import logging
 from pathlib import Path
@@ -118,4 +119,15 @@ def weights_hash(path: Path) -> str:
             digest.update(handle.read(1 << 20))
             handle.seek(max(0, size - (1 << 20)))
             digest.update(handle.read(1 << 20))
+    return digest.hexdigest()[:16]
+
+
+def model_state(path: Path) -> str:
+    """A short hash of what the model folder says about itself: its JSON files (architecture, pooling,
+    lengths), its weights (see weights_hash) and the transformers version that reads them. Read without
+    importing transformers or torch."""
+    digest = hashlib.sha256(weights_hash(path).encode())
+    digest.update(importlib.metadata.version("transformers").encode())
+    for file in sorted(path.rglob("*.json")):
+        digest.update(file.relative_to(path).as_posix().encode() + b"\0" + file.read_bytes())
     return digest.hexdigest()[:16]

@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import hashlib
+import json
 import logging
 import os
 import signal
@@ -25,20 +27,23 @@ from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tqdm import tqdm
 
 from rag_index.chunking import Chunker, make_chunker
 from rag_index.config import ChunkingConfig, Config, EmbedderConfig, LoaderConfig, StoreConfig
-from rag_index.embedder import PoolingEmbedder
 from rag_index.embedding_cache import EmbeddingCache, text_hash
 from rag_index.loaders import LoadError, PathFilter, file_digest, load_file, scan_files
 from rag_index.lock import StoreLock
 from rag_index.manifest import Entry, Manifest, settings_fingerprint
+from rag_index.model_files import model_state, resolve_model_path
 from rag_index.prefetch import prefetched
 from rag_index.store import TEXT_HASH_KEY, ChromaStore, Server
 from rag_index.types import Chunk, Embedder, SkippedFile
+
+if TYPE_CHECKING:  # imported when an embedder is built: an unchanged re-index never imports torch
+    from rag_index.embedder import PoolingEmbedder
 
 log = logging.getLogger(__name__)
 
@@ -100,7 +105,15 @@ class _FileWork:
 
 def build_embedder(config: EmbedderConfig) -> PoolingEmbedder:
     """The embedder a config section describes."""
+    from rag_index.embedder import PoolingEmbedder
+
     return PoolingEmbedder(**config.model_dump())
+
+
+def embedder_key(config: EmbedderConfig) -> str:
+    """A hash of everything an embedder's fingerprint follows from: its settings and its model's files."""
+    blob = json.dumps(config.model_dump(), sort_keys=True) + model_state(resolve_model_path(config.model))
+    return hashlib.sha256(blob.encode("utf-8")).hexdigest()[:16]
 
 
 def build_chunker(config: ChunkingConfig, embedder: Embedder) -> Chunker:
@@ -133,23 +146,14 @@ def loader_settings(loader: LoaderConfig) -> dict[str, Any]:
     return {"pdf_backend": loader.pdf_backend, "max_file_mb": loader.max_file_mb}
 
 
-class _Run:
-    """The state of one index run: what it reads, where it writes, and what it did."""
+class _Survey:
+    """What a run has to do: which files under root changed and which are gone, from the manifest."""
 
     def __init__(
-        self,
-        root: Path,
-        loader: LoaderConfig,
-        chunker: Chunker,
-        store: ChromaStore,
-        manifest: Manifest,
-        cache: EmbeddingCache,
-        settings: str,
-        report: IndexReport,
+        self, root: Path, loader: LoaderConfig, manifest: Manifest, settings: str, report: IndexReport
     ) -> None:
         self.root, self.root_key = root, str(root)
-        self.loader, self.chunker, self.store = loader, chunker, store
-        self.manifest, self.cache, self.settings, self.report = manifest, cache, settings, report
+        self.loader, self.manifest, self.settings, self.report = loader, manifest, settings, report
         self.entries = manifest.entries()
 
     def is_current(self, source: str, digest: str) -> bool:
@@ -163,8 +167,10 @@ class _Run:
             and entry.root == self.root_key
         )
 
-    def changed(self, files: Iterable[Path], only: set[str] | None, present: set[str]) -> Iterator[_FileWork]:
-        """The parsed work of each file that is new or changed; adds every source seen to present.
+    def pending(
+        self, files: Iterable[Path], only: set[str] | None, present: set[str]
+    ) -> Iterator[tuple[Path, str, str]]:
+        """(path, source, content hash) of each new or changed file; adds every source seen to present.
 
         Unchanged files are counted and unreadable ones reported, not yielded.
         """
@@ -185,6 +191,38 @@ class _Run:
                 else:
                     self.report.files_unchanged += 1
                 continue
+            yield path, source, digest
+
+    def gone(self, present: set[str]) -> list[str]:
+        """Sources of this root that the manifest lists, the loader selects and the folder no longer has."""
+        selected = PathFilter(self.loader.include, self.loader.exclude, self.loader.formats)
+        return [
+            source
+            for source, entry in self.entries.items()
+            if entry.root == self.root_key and source not in present and selected.selects(source)
+        ]
+
+
+class _Run(_Survey):
+    """One index run: the survey, plus what it parses, embeds and writes."""
+
+    def __init__(
+        self,
+        root: Path,
+        loader: LoaderConfig,
+        chunker: Chunker,
+        store: ChromaStore,
+        manifest: Manifest,
+        cache: EmbeddingCache,
+        settings: str,
+        report: IndexReport,
+    ) -> None:
+        super().__init__(root, loader, manifest, settings, report)
+        self.chunker, self.store, self.cache = chunker, store, cache
+
+    def changed(self, files: Iterable[Path], only: set[str] | None, present: set[str]) -> Iterator[_FileWork]:
+        """The parsed work of each file that is new or changed (see pending)."""
+        for path, source, digest in self.pending(files, only, present):
             work = self.parse(path, source, digest)
             if work is not None:
                 yield work
@@ -277,6 +315,7 @@ def index_folder(
     only: set[str] | None = None,
     wait: float = 0.0,
     lock: bool = True,
+    embedder_key: str | None = None,
 ) -> IndexReport:
     """Bring the store up to date with every readable file under root, and report what happened.
 
@@ -284,16 +323,22 @@ def index_folder(
     folder have their chunks removed unless ``prune`` is off. ``chunker_settings`` describes the chunker
     (the config section) so a settings change re-chunks the files; ``only`` limits the run to these
     sources (verify --repair). Holds the store's lock for the whole run, waiting up to ``wait`` seconds
-    (``lock=False``: the caller holds it).
+    (``lock=False``: the caller holds it). ``embedder_key`` (see embedder_key) is recorded with the
+    embedder's fingerprint.
     """
     with store_lock(store, wait) if lock else contextlib.nullcontext():
         own_manifest = manifest is None
         manifest = manifest or open_manifest(store)
         try:
-            return _index_locked(
+            report = _index_locked(
                 root, loader, chunker, embedder, store, manifest, recreate, progress, prune,
                 chunker_settings, only,
             )  # fmt: skip
+            if (
+                embedder_key
+            ):  # lets the next run find an unchanged folder without the model (unchanged_report)
+                manifest.remember_fingerprint(embedder_key, embedder.fingerprint)
+            return report
         finally:
             if own_manifest:
                 manifest.close()
@@ -348,14 +393,45 @@ def _index_locked(
     if only is not None:
         run.remove(s for s in only if s not in present and s in run.entries)
     elif prune:
-        selected = PathFilter(loader.include, loader.exclude, loader.formats)
-        run.remove(
-            source
-            for source, entry in run.entries.items()
-            if entry.root == run.root_key and source not in present and selected.selects(source)
-        )
+        run.remove(run.gone(present))
     report.chunks_embedded = cache.embedded
     report.chunks_truncated = embedder.truncated - truncated_before
+    report.seconds = round(time.perf_counter() - started, 3)
+    return report
+
+
+def unchanged_report(root: Path, config: Config, prune: bool = True, wait: float = 0.0) -> IndexReport | None:
+    """The report of an index run with nothing to do, found without building the embedder; else None.
+
+    The embedder fingerprint comes from the manifest, where an earlier run recorded it under the
+    embedder_key of these settings and model files. Any changed setting, model, file, new file or removed
+    file gives None, and the full run does the work. Reading a config and this check never import torch.
+    """
+    started = time.perf_counter()
+    store = build_store(config.store)
+    if not store.state_file(".manifest.sqlite3").is_file():
+        return None
+    with store_lock(store, wait), contextlib.closing(open_manifest(store)) as manifest:
+        fingerprint = manifest.known_fingerprint(embedder_key(config.embedder))
+        if fingerprint is None or store.stored_fingerprint() != fingerprint:
+            return None
+        store.attach()
+        if manifest.collection_id != store.collection_id:
+            return None
+        report = IndexReport(root=str(root), collection=store.name, store=store.label)
+        settings = settings_fingerprint(
+            loader_settings(config.loader), config.chunking.model_dump(), fingerprint
+        )
+        survey = _Survey(root, config.loader, manifest, settings, report)
+        loader = config.loader
+        scan = scan_files(root, loader.include, loader.exclude, loader.formats, loader.follow_symlinks)
+        for path, reason in scan.rejected:
+            report.skipped.append(SkippedFile(path.relative_to(root).as_posix(), reason))
+        present: set[str] = set()
+        if next(survey.pending(scan.files, None, present), None) is not None:
+            return None
+        if prune and survey.gone(present):
+            return None
     report.seconds = round(time.perf_counter() - started, 3)
     return report
 
@@ -372,7 +448,11 @@ def index_with_config(
     manifest: Manifest | None = None,
     lock: bool = True,
 ) -> IndexReport:
-    """Build every component from config and index root."""
+    """Build every component from config and index root (an unchanged folder never loads the model)."""
+    if not recreate and only is None and manifest is None and lock:
+        unchanged = unchanged_report(root, config, prune, wait)
+        if unchanged is not None:
+            return unchanged
     embedder = build_embedder(config.embedder)
     return index_folder(
         root,
@@ -388,4 +468,5 @@ def index_with_config(
         wait=wait,
         manifest=manifest,
         lock=lock,
+        embedder_key=embedder_key(config.embedder),
     )

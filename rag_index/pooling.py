@@ -1,16 +1,18 @@
 """Pooling strategies: pure functions (token_embeddings [B, T, H], attention_mask [B, T]) -> [B, H].
 
-Every function respects padding on either side: padded positions never contribute.
+Every function respects padding on either side: padded positions never contribute. torch is imported by
+the functions that call it, so that reading a config (which checks pooling names) does not import torch.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
-import torch
-import torch.nn.functional as F
+if TYPE_CHECKING:
+    import torch
 
-PoolingFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+PoolingFn = Callable[["torch.Tensor", "torch.Tensor"], "torch.Tensor"]
 
 
 def _mask(tokens: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
@@ -38,18 +40,24 @@ def weighted_mean(tokens: torch.Tensor, attention_mask: torch.Tensor) -> torch.T
 
 def max_(tokens: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
     """Element-wise maximum over the real tokens."""
+    import torch
+
     padded = attention_mask.unsqueeze(-1) == 0
     return tokens.masked_fill(padded, torch.finfo(tokens.dtype).min).max(1).values
 
 
 def cls(tokens: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
     """The first real token ([CLS] for BERT-style models)."""
+    import torch
+
     first = attention_mask.int().argmax(1)
     return tokens[torch.arange(tokens.shape[0], device=tokens.device), first]
 
 
 def last_token(tokens: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
     """The last real token (for decoder models), with left or right padding."""
+    import torch
+
     positions = torch.arange(attention_mask.shape[1], device=attention_mask.device)
     last = (attention_mask.int() * positions).argmax(1)
     return tokens[torch.arange(tokens.shape[0], device=tokens.device), last]
@@ -62,6 +70,9 @@ def concatenation(*parts: PoolingFn) -> PoolingFn:
     """
 
     def pool(tokens: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        import torch
+        import torch.nn.functional as F
+
         return torch.cat([F.normalize(part(tokens, attention_mask), p=2, dim=1) for part in parts], dim=1)
 
     return pool

@@ -219,21 +219,94 @@ def test_a_collection_replaced_behind_the_manifests_back_is_indexed_again(
     assert contents(store_path) == clean_run(folder, tmp_path)
 
 
-def test_an_unchanged_rerun_never_loads_the_model(
-    folder: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def tiny_config(tmp_path: Path, *more: str) -> Any:
+    """A config for the tiny model (fast to load), storing under tmp_path."""
     from rag_index.config import load_config
-    from rag_index.embedder import PoolingEmbedder
     from tests.tiny_model import make_tiny_model
 
     model = make_tiny_model(tmp_path / "tiny-model")
     overrides = [f"embedder.model={model}", "embedder.backend=torch", f"store.path={tmp_path / 'store'}"]
-    config = load_config(None, overrides)
-    assert pipeline.index_with_config(folder, config, progress=False).files_indexed == 3
+    return load_config(None, [*overrides, *more])
 
-    def no_weights(self: PoolingEmbedder) -> None:
-        raise AssertionError("the model was loaded for an unchanged folder")
 
-    monkeypatch.setattr(PoolingEmbedder, "_load", no_weights)
-    again = pipeline.index_with_config(folder, config, progress=False)
-    assert (again.files_unchanged, again.chunks_embedded) == (3, 0)
+def without_embedder(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Make building an embedder fail, as proof that a run did not need one."""
+
+    def refuse(config: Any) -> Any:
+        raise AssertionError("an embedder was built for an unchanged folder")
+
+    monkeypatch.setattr(pipeline, "build_embedder", refuse)
+
+
+def test_an_unchanged_rerun_builds_no_embedder_and_reports_what_a_full_run_reports(
+    folder: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (folder / "locked.pdf").write_bytes(b"%PDF-1.4 not really")  # a skipped file, remembered as such
+    config = tiny_config(tmp_path)
+    first = pipeline.index_with_config(folder, config, progress=False)
+    assert first.files_indexed == 3 and len(first.skipped) == 1
+    embedder = pipeline.build_embedder(config.embedder)
+    full = pipeline.index_folder(
+        folder, config.loader, pipeline.build_chunker(config.chunking, embedder), embedder,
+        pipeline.build_store(config.store), progress=False, chunker_settings=config.chunking.model_dump(),
+    )  # fmt: skip
+    without_embedder(monkeypatch)
+    quick = pipeline.index_with_config(folder, config, progress=False)
+    assert (quick.files_unchanged, quick.chunks_embedded) == (3, 0)
+    assert {**quick.to_dict(), "seconds": 0} == {**full.to_dict(), "seconds": 0}
+
+
+@pytest.mark.parametrize(
+    ("change", "setting"),
+    [
+        ("edit", None),
+        ("add", None),
+        ("delete", None),
+        (None, "embedder.max_length=128"),
+        (None, "chunking.overlap=3"),
+    ],
+)
+def test_any_change_makes_the_quick_check_give_way_to_a_full_run(
+    folder: Path, tmp_path: Path, change: str | None, setting: str | None
+) -> None:
+    config = tiny_config(tmp_path)
+    pipeline.index_with_config(folder, config, progress=False)
+    assert pipeline.unchanged_report(folder, config) is not None
+    if change == "edit":
+        (folder / "a.txt").write_text(paragraphs("avocados"))
+    elif change == "add":
+        (folder / "d.txt").write_text(paragraphs("dates"))
+    elif change == "delete":
+        (folder / "b.md").unlink()
+    assert pipeline.unchanged_report(folder, tiny_config(tmp_path, *([setting] if setting else []))) is None
+    if change == "delete":  # without pruning, a deleted file is not a change
+        assert pipeline.unchanged_report(folder, config, prune=False) is not None
+
+
+def test_the_cli_reindexes_an_unchanged_folder_without_importing_torch(folder: Path, tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    from tests.tiny_model import make_tiny_model
+
+    model = make_tiny_model(tmp_path / "tiny-model")
+    args = [
+        "index",
+        str(folder),
+        "--json",
+        "--set",
+        f"embedder.model={model}",
+        "--set",
+        "embedder.backend=torch",
+    ]
+    args += ["--set", f"store.path={tmp_path / 'store'}"]
+    script = (
+        "import json, sys\nfrom rag_index.cli import main\n"
+        f"assert main({args!r}) == 0\n"
+        "print(json.dumps(sorted(m for m in ('torch', 'transformers') if m in sys.modules)))"
+    )
+    runs = [subprocess.run([sys.executable, "-c", script], capture_output=True, text=True) for _ in range(2)]
+    assert all(run.returncode == 0 for run in runs), runs[-1].stderr
+    assert runs[0].stdout.splitlines()[-1] == '["torch", "transformers"]'  # the first run embeds
+    assert '"files_unchanged": 3' in runs[1].stdout
+    assert runs[1].stdout.splitlines()[-1] == "[]"
