@@ -95,7 +95,7 @@ class EmbedderConfig(Section):
     # Padded tokens (rows x longest row) per forward pass: short texts batch wide, long ones narrow.
     # None: 2048 on the CPU (best for OpenVINO's streams here), 16384 on CUDA.
     batch_tokens: int | None = Field(default=None, gt=0)
-    # auto: openvino on the CPU when installed (2.6x sentence-transformers fp32 here), else torch
+    # auto: openvino on the CPU when installed (2.5x sentence-transformers fp32 here), else torch
     backend: Literal["auto", "openvino", "torch"] = "auto"
     threads: int | None = Field(default=None, gt=0)  # None: torch's default, one per core
 
