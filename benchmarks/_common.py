@@ -37,19 +37,6 @@ def scifact_corpus(limit: int | None = None) -> tuple[list[str], list[str]]:
     return ids, texts
 
 
-def scifact_test_queries() -> tuple[list[str], list[str]]:
-    """(ids, texts) of the SciFact test claims that have relevance judgements, in qrels order."""
-    lines = (require(SCIFACT) / "qrels" / "test.tsv").read_text(encoding="utf-8").splitlines()
-    judged = dict.fromkeys(line.split("\t")[0] for line in lines[1:])  # header: query-id corpus-id score
-    texts = {}
-    with (SCIFACT / "queries.jsonl").open(encoding="utf-8") as handle:
-        for line in handle:
-            query = json.loads(line)
-            texts[str(query["_id"])] = query["text"]
-    ids = [query_id for query_id in judged if query_id in texts]
-    return ids, [texts[query_id] for query_id in ids]
-
-
 def cpu_model() -> str:
     """The CPU model as lscpu names it, and the core count."""
     try:

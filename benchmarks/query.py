@@ -18,9 +18,10 @@ import time
 from pathlib import Path
 
 import numpy as np
-from _common import emit, machine, scifact_corpus, scifact_test_queries
+from _common import SCIFACT, emit, machine, require, scifact_corpus
 
 from rag_index.config import load_config
+from rag_index.evaluation.datasets import load_beir
 from rag_index.pipeline import build_embedder, build_store
 from rag_index.retriever import Retriever
 
@@ -61,8 +62,7 @@ def main() -> None:
             started = time.perf_counter()
             report = build_index(store_path, args.docs)
             print(f"indexed {report.get('files_indexed')} files in {time.perf_counter() - started:.1f} s")
-        _, queries = scifact_test_queries()
-        queries = queries[: args.queries]
+        queries = list(load_beir(require(SCIFACT)).queries.values())[: args.queries]  # the judged test claims
         retrievers = {}
         for variant in args.backends.split(","):
             backend, dtype = variant.split(":")

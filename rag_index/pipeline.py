@@ -167,6 +167,14 @@ class _Survey:
             and entry.root == self.root_key
         )
 
+    def scan(self) -> list[Path]:
+        """The files under root that the loader selects; the ones it rejects go to the report as skipped."""
+        loader = self.loader
+        scan = scan_files(self.root, loader.include, loader.exclude, loader.formats, loader.follow_symlinks)
+        for path, reason in scan.rejected:
+            self.report.skipped.append(SkippedFile(path.relative_to(self.root).as_posix(), reason))
+        return scan.files
+
     def pending(
         self, files: Iterable[Path], only: set[str] | None, present: set[str]
     ) -> Iterator[tuple[Path, str, str]]:
@@ -373,11 +381,8 @@ def _index_locked(
     )
     cache = EmbeddingCache(embedder, store)
     run = _Run(root, loader, chunker, store, manifest, cache, settings, report)
-    scan = scan_files(root, loader.include, loader.exclude, loader.formats, loader.follow_symlinks)
-    for path, reason in scan.rejected:
-        report.skipped.append(SkippedFile(path.relative_to(root).as_posix(), reason))
     present: set[str] = set()
-    files = tqdm(scan.files, desc="files", unit="file", disable=not progress or None)
+    files = tqdm(run.scan(), desc="files", unit="file", disable=not progress or None)
     # Files are parsed and chunked by a thread a few files ahead, so the next ones are ready when the
     # encoder finishes a batch.
     works = prefetched(run.changed(files, only, present), PARSE_AHEAD)
@@ -423,12 +428,8 @@ def unchanged_report(root: Path, config: Config, prune: bool = True, wait: float
             loader_settings(config.loader), config.chunking.model_dump(), fingerprint
         )
         survey = _Survey(root, config.loader, manifest, settings, report)
-        loader = config.loader
-        scan = scan_files(root, loader.include, loader.exclude, loader.formats, loader.follow_symlinks)
-        for path, reason in scan.rejected:
-            report.skipped.append(SkippedFile(path.relative_to(root).as_posix(), reason))
         present: set[str] = set()
-        if next(survey.pending(scan.files, None, present), None) is not None:
+        if next(survey.pending(survey.scan(), None, present), None) is not None:
             return None
         if prune and survey.gone(present):
             return None

@@ -48,7 +48,9 @@ def data_retriever(embedder: PoolingEmbedder, tmp_path_factory: pytest.TempPathF
     return Retriever(embedder, store)
 
 
-class TestPoolingEmbeddingsUnit(EmbeddingsUnitTests):
+class _PoolingEmbeddingsUnderTest:
+    """What both embeddings suites build: PoolingEmbeddings with EMBEDDER_SETTINGS."""
+
     @property
     def embeddings_class(self) -> type[PoolingEmbeddings]:
         return PoolingEmbeddings
@@ -58,14 +60,12 @@ class TestPoolingEmbeddingsUnit(EmbeddingsUnitTests):
         return EMBEDDER_SETTINGS
 
 
-class TestPoolingEmbeddingsIntegration(EmbeddingsIntegrationTests):
-    @property
-    def embeddings_class(self) -> type[PoolingEmbeddings]:
-        return PoolingEmbeddings
+class TestPoolingEmbeddingsUnit(_PoolingEmbeddingsUnderTest, EmbeddingsUnitTests):
+    pass
 
-    @property
-    def embedding_model_params(self) -> dict[str, Any]:
-        return EMBEDDER_SETTINGS
+
+class TestPoolingEmbeddingsIntegration(_PoolingEmbeddingsUnderTest, EmbeddingsIntegrationTests):
+    pass
 
 
 class TestRagIndexRetrieverIntegration(RetrieversIntegrationTests):
