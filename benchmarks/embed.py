@@ -17,7 +17,7 @@ from collections.abc import Callable
 import numpy as np
 from _common import emit, machine, median, scifact_corpus
 
-from rag_index.embedder import PoolingEmbedder
+from rag_index.embed.embedder import PoolingEmbedder
 
 
 def timed(encode: Callable[[list[str]], np.ndarray], texts: list[str]) -> tuple[float, np.ndarray]:
@@ -37,7 +37,7 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=256, help="rag-index embedder.batch_size")
     parser.add_argument("--batch-tokens", type=int, default=None, help="rag-index embedder.batch_tokens")
     args = parser.parse_args()
-    logging.getLogger("rag_index.embedder").setLevel(logging.ERROR)  # most abstracts exceed 256 tokens
+    logging.getLogger("rag_index.embed.embedder").setLevel(logging.ERROR)  # most abstracts exceed 256 tokens
 
     from sentence_transformers import SentenceTransformer
 

@@ -75,7 +75,7 @@ def langchain_child(folder: Path) -> None:
     from langchain_huggingface import HuggingFaceEmbeddings
     from langchain_text_splitters import RecursiveCharacterTextSplitter
 
-    from rag_index.model_files import resolve_model_path
+    from rag_index.embed.model_files import resolve_model_path
 
     started = time.perf_counter()
     pages, lost = [], 0

@@ -14,7 +14,7 @@ import tempfile
 from pathlib import Path
 
 from rag_index.config import load_config
-from rag_index.pipeline import index_with_config
+from rag_index.index.local import index_with_config
 
 DEFAULT = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "sec-10q" / "docs"
 

@@ -17,8 +17,9 @@ from typing import Any, TypeVar
 
 from _common import SEC10Q, emit, machine, median, require
 
-import rag_index.pipeline as pipeline
+import rag_index.index.run as pipeline
 from rag_index.config import load_config
+from rag_index.index.local import index_with_config
 
 T = TypeVar("T")
 
@@ -37,7 +38,7 @@ def timed_index(folder: Path, overrides: list[str], ahead: bool) -> dict[str, An
         with tempfile.TemporaryDirectory(prefix="bench-overlap-") as store:
             config = load_config(None, [*overrides, f"store.path={store}"])
             started = time.perf_counter()
-            report = pipeline.index_with_config(folder, config, progress=False)
+            report = index_with_config(folder, config, progress=False)
             seconds = time.perf_counter() - started
     finally:
         pipeline.prefetched = original

@@ -20,10 +20,10 @@ from pathlib import Path
 import numpy as np
 from _common import SCIFACT, emit, machine, require, scifact_corpus
 
+from rag_index.build import build_embedder, build_store
 from rag_index.config import load_config
 from rag_index.evaluation.datasets import load_beir
-from rag_index.pipeline import build_embedder, build_store
-from rag_index.retriever import Retriever
+from rag_index.search.retriever import Retriever
 
 
 def build_index(store_path: Path, docs: int) -> dict[str, object]:

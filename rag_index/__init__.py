@@ -1,5 +1,9 @@
 """rag-index: index folders of documents into Chroma with a pooling embedder, and retrieve from them.
 
+    from rag_index import RagIndex
+    index = RagIndex(store={"path": ".rag-index/demo"})
+    index.index("data"); index.search("How long is the warranty?")
+
 The names below are imported on first use, so that `rag-index index` on an unchanged folder (and any
 `import rag_index.x`) does not pay for importing torch and transformers.
 """
@@ -10,26 +14,33 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from rag_index.config import Config, ConfigError, load_config
-    from rag_index.embedder import PoolingEmbedder
-    from rag_index.pipeline import IndexReport, index_folder, index_with_config
-    from rag_index.retriever import Retriever
-    from rag_index.store import ChromaStore
+    from rag_index.api import RagIndex
+    from rag_index.config import Config, load_config
+    from rag_index.embed.embedder import PoolingEmbedder
+    from rag_index.errors import ConfigError, ModelError, RagIndexError, StoreError
+    from rag_index.index.report import IndexReport
+    from rag_index.index.run import Indexer, index_folder
+    from rag_index.search.retriever import Retriever
+    from rag_index.storage.chroma import ChromaStore
     from rag_index.types import Chunk, Document, ScoredChunk, SkippedFile
 
 _HOMES = {
-    "ChromaStore": "store",
+    "ChromaStore": "storage.chroma",
     "Chunk": "types",
     "Config": "config",
-    "ConfigError": "config",
+    "ConfigError": "errors",
     "Document": "types",
-    "IndexReport": "pipeline",
-    "PoolingEmbedder": "embedder",
-    "Retriever": "retriever",
+    "IndexReport": "index.report",
+    "Indexer": "index.run",
+    "ModelError": "errors",
+    "PoolingEmbedder": "embed.embedder",
+    "RagIndex": "api",
+    "RagIndexError": "errors",
+    "Retriever": "search.retriever",
     "ScoredChunk": "types",
     "SkippedFile": "types",
-    "index_folder": "pipeline",
-    "index_with_config": "pipeline",
+    "StoreError": "errors",
+    "index_folder": "index.run",
     "load_config": "config",
 }
 __all__ = [
@@ -39,12 +50,16 @@ __all__ = [
     "ConfigError",
     "Document",
     "IndexReport",
+    "Indexer",
+    "ModelError",
     "PoolingEmbedder",
+    "RagIndex",
+    "RagIndexError",
     "Retriever",
     "ScoredChunk",
     "SkippedFile",
+    "StoreError",
     "index_folder",
-    "index_with_config",
     "load_config",
 ]
 __version__ = "0.1.0"

@@ -7,7 +7,7 @@ import json
 import logging
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -112,35 +112,30 @@ def _load_config(args: argparse.Namespace) -> Any:
     return load_config(args.config, args.overrides)
 
 
+def _rag_index(args: argparse.Namespace) -> Any:
+    from rag_index.api import RagIndex
+
+    return RagIndex(_load_config(args), checkpoint=args.checkpoint)
+
+
 def _print_json(value: Any) -> None:
     print(json.dumps(value, indent=2, ensure_ascii=False))
 
 
 def cmd_index(args: argparse.Namespace) -> int:
     """Index a folder and print the summary."""
-    from rag_index.pipeline import index_with_config
-
-    config = _load_config(args)
-    root = Path(args.path)
-    if not root.exists():
-        raise UsageError(f"{root}: no such file or folder")
-    if root.is_file():  # a single file: index it relative to its folder
-        config.loader.include = [root.name]
-        root = root.parent
-    report = index_with_config(
-        root.resolve(),
-        config,
-        recreate=args.recreate,
-        progress=not args.json,
-        prune=not args.no_prune,
-        wait=args.wait,
+    index = _rag_index(args)
+    if args.wait < 0:
+        raise UsageError(f"--wait: expected a number of seconds >= 0, got {args.wait}")
+    report = index.index(
+        args.path, recreate=args.recreate, prune=not args.no_prune, wait=args.wait, progress=not args.json
     )
     if args.json:
         _print_json(report.to_dict())
     else:
         print(
             f"indexed {report.files_indexed} file(s), {report.chunks_written} chunk(s) "
-            f"({report.chunks_embedded} embedded) into {config.store.collection!r} at "
+            f"({report.chunks_embedded} embedded) into {report.collection!r} at "
             f"{report.store} in {report.seconds:.1f} s; {report.files_unchanged} unchanged, "
             f"{report.files_removed} removed ({report.chunks_deleted} chunk(s) deleted)"
         )
@@ -153,16 +148,10 @@ def cmd_index(args: argparse.Namespace) -> int:
 
 def cmd_query(args: argparse.Namespace) -> int:
     """Print the chunks that best answer a question."""
-    from rag_index.pipeline import build_embedder, build_store
-    from rag_index.retriever import Retriever
-
-    config = _load_config(args)
+    index = _rag_index(args)
     if args.k is not None and args.k < 1:
         raise UsageError(f"-k: expected a positive number, got {args.k}")
-    embedder = build_embedder(config.embedder)
-    store = build_store(config.store)
-    store.open(embedder.fingerprint, create=False)
-    results = Retriever.from_config(config.retrieval, embedder, store).search(args.text, k=args.k)
+    results = index.search(args.text, k=args.k)
     if args.json:
         _print_json([{"id": r.id, "score": r.score, "text": r.text, "metadata": r.metadata} for r in results])
         return 0
@@ -175,18 +164,7 @@ def cmd_query(args: argparse.Namespace) -> int:
 
 def cmd_info(args: argparse.Namespace) -> int:
     """Describe the collection without loading the model."""
-    from rag_index.pipeline import build_store
-
-    config = _load_config(args)
-    store = build_store(config.store)
-    store.attach()
-    info = {
-        "collection": store.name,
-        "path": config.store.path,
-        "chunks": store.count(),
-        "sources": store.sources(),
-        "fingerprint": store.stored_fingerprint(),
-    }
+    info = _rag_index(args).info()
     if args.json:
         _print_json(info)
     else:
@@ -234,12 +212,10 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
 def cmd_verify(args: argparse.Namespace) -> int:
     """Reconcile the manifest with the store; with --repair, fix the drift."""
-    from rag_index.verify import verify
-
-    config = _load_config(args)
+    index = _rag_index(args)
     if args.wait < 0:
         raise UsageError(f"--wait: expected a number of seconds >= 0, got {args.wait}")
-    drift, after = verify(config, repair=args.repair, wait=args.wait)
+    drift, after = index.verify(repair=args.repair, wait=args.wait)
     if args.json:
         _print_json({**drift.to_dict(), "after_repair": after.to_dict() if after else None})
     else:
@@ -275,21 +251,23 @@ COMMANDS = {
 }
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the `rag-index` console script."""
-    from rag_index.config import ConfigError
-    from rag_index.model_files import ModelError
-    from rag_index.store import StoreError
+def main(argv: Sequence[str] | None = None, checkpoint: Callable[[str], None] | None = None) -> int:
+    """Entry point of the `rag-index` console script (checkpoint: see rag_index.storage.writer)."""
+    from rag_index.errors import RagIndexError
+    from rag_index.storage.writer import no_checkpoint
 
     args = _parser().parse_args(argv)
+    args.checkpoint = checkpoint or no_checkpoint
     # The CLI draws its own progress bars; set before transformers is imported (only if a model loads).
     os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    # The encoder owns the cores: the tokenizer's own thread pool would only compete with it.
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.WARNING, format="%(levelname)s: %(message)s"
     )
     try:
         return COMMANDS[args.command](args)
-    except (UsageError, ConfigError, ModelError, StoreError) as err:
+    except (UsageError, RagIndexError) as err:
         print(f"rag-index: error: {err}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

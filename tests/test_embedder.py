@@ -10,13 +10,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from rag_index.embedder import PoolingEmbedder, resolve_dtype
-from rag_index.model_files import (
+from rag_index.embed.embedder import PoolingEmbedder
+from rag_index.embed.model_files import (
     ModelError,
     resolve_model_path,
     resolve_pooling,
     sentence_transformers_pooling,
 )
+from rag_index.embed.runtime import resolve_dtype
+from rag_index.errors import ConfigError
 
 WORDS = (
     "coffee grinder burr espresso lighthouse harbour signal storm ledger invoice quarter revenue protein "
@@ -119,7 +121,7 @@ def test_a_document_prefix_reduces_the_room_for_content(embedder: PoolingEmbedde
 
 
 def test_a_local_model_folder_gives_the_same_vectors(embedder: PoolingEmbedder) -> None:
-    other = PoolingEmbedder(model=str(embedder.model_path), device="cpu")
+    other = PoolingEmbedder(model=str(embedder.model_path), device="cpu", dtype="fp32", backend="torch")
     np.testing.assert_allclose(other.encode(["same text"]), embedder.encode(["same text"]), atol=1e-6)
     assert other.fingerprint["weights"] == embedder.fingerprint["weights"]
 
@@ -168,7 +170,7 @@ def test_explicit_pooling_wins_over_the_model_config(embedder: PoolingEmbedder) 
 def test_dtype_auto_is_fp32_without_native_bf16(monkeypatch: pytest.MonkeyPatch) -> None:
     import torch
 
-    from rag_index import embedder as module
+    from rag_index.embed import runtime as module
 
     monkeypatch.setattr(module, "cpu_has_native_bf16", lambda: False)
     assert resolve_dtype("auto", torch.device("cpu")) == torch.float32
@@ -194,3 +196,25 @@ def test_the_tokenizer_serves_threads_that_chunk_and_encode_at_once(embedder: Po
     with ThreadPoolExecutor(max_workers=8) as pool:
         results = list(pool.map(lambda i: (spans if i % 2 else ids)(i), range(400)))
     assert all(results)
+
+
+def test_the_python_defaults_are_the_configs() -> None:
+    from rag_index.config import Config
+
+    embedder = PoolingEmbedder()
+    assert embedder.settings == Config().embedder  # one set of defaults: OpenVINO bf16 where it runs
+
+
+@pytest.mark.parametrize(
+    ("settings", "message"),
+    [
+        ({"dtype": "float32"}, r"embedder\.dtype: 'float32' is not one of auto, bf16, fp16, fp32"),
+        ({"backend": "onnx"}, r"embedder\.backend: 'onnx' is not one of auto, openvino, torch"),
+        ({"batch_size": 0}, r"embedder\.batch_size: 0: Input should be greater than 0"),
+        ({"pooling": "avg"}, r"embedder\.pooling: 'avg' is not one of auto"),
+        ({"colour": "red"}, r"embedder\.colour: unknown key"),
+    ],
+)
+def test_a_bad_constructor_value_is_a_config_error(settings: dict[str, object], message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        PoolingEmbedder(**settings)

@@ -11,7 +11,7 @@ import pytest
 
 from rag_index.cli import main
 from rag_index.config import ConfigError
-from rag_index.embedder import PoolingEmbedder
+from rag_index.embed.embedder import PoolingEmbedder
 from rag_index.evaluation import (
     DatasetError,
     EvalError,
@@ -22,7 +22,7 @@ from rag_index.evaluation import (
     subset,
 )
 from rag_index.evaluation.runner import EVAL_HNSW, chroma_search, collection_name, encode_blocks
-from rag_index.store import ChromaStore
+from rag_index.storage.chroma import ChromaStore
 from tests.conftest import SHARED
 
 SCIFACT = SHARED / "datasets" / "scifact"

@@ -9,8 +9,8 @@ import torch.nn.functional as F
 
 from rag_index.cli import main
 from rag_index.config import ConfigError, load_config
-from rag_index.embedder import PoolingEmbedder
-from rag_index.pooling import get_pooling
+from rag_index.embed.embedder import PoolingEmbedder
+from rag_index.embed.pooling import get_pooling
 
 TEXTS = ["Espresso is brewed under pressure.", "Green tea", "Sourdough rises with wild yeast and bacteria."]
 

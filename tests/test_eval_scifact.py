@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from rag_index.embedder import PoolingEmbedder
+from rag_index.embed.embedder import PoolingEmbedder
 from rag_index.evaluation import SCIFACT_REFERENCE, evaluate, load_dataset, run_eval, subset
 from tests.conftest import SHARED
 

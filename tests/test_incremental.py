@@ -8,12 +8,16 @@ from typing import Any
 
 import pytest
 
-import rag_index.pipeline as pipeline
+import rag_index.index.local as local_engine
+import rag_index.index.run as pipeline
+from rag_index.build import build_chunker, build_embedder, build_store
 from rag_index.chunking import make_chunker
 from rag_index.config import LoaderConfig
-from rag_index.manifest import Manifest
-from rag_index.pipeline import IndexReport, index_folder, open_manifest
-from rag_index.store import ChromaStore
+from rag_index.index.local import index_with_config, unchanged_report
+from rag_index.index.report import IndexReport
+from rag_index.index.run import index_folder, open_manifest
+from rag_index.storage.chroma import ChromaStore
+from rag_index.storage.manifest import Manifest
 from tests.fakes import FakeEmbedder
 
 
@@ -61,7 +65,6 @@ def index(
         embedder,
         store,
         progress=False,
-        chunker_settings={"size": size},
         **kwargs,
     )
 
@@ -235,7 +238,7 @@ def without_embedder(monkeypatch: pytest.MonkeyPatch) -> None:
     def refuse(config: Any) -> Any:
         raise AssertionError("an embedder was built for an unchanged folder")
 
-    monkeypatch.setattr(pipeline, "build_embedder", refuse)
+    monkeypatch.setattr(local_engine, "build_embedder", refuse)
 
 
 def test_an_unchanged_rerun_builds_no_embedder_and_reports_what_a_full_run_reports(
@@ -243,15 +246,19 @@ def test_an_unchanged_rerun_builds_no_embedder_and_reports_what_a_full_run_repor
 ) -> None:
     (folder / "locked.pdf").write_bytes(b"%PDF-1.4 not really")  # a skipped file, remembered as such
     config = tiny_config(tmp_path)
-    first = pipeline.index_with_config(folder, config, progress=False)
+    first = index_with_config(folder, config, progress=False)
     assert first.files_indexed == 3 and len(first.skipped) == 1
-    embedder = pipeline.build_embedder(config.embedder)
-    full = pipeline.index_folder(
-        folder, config.loader, pipeline.build_chunker(config.chunking, embedder), embedder,
-        pipeline.build_store(config.store), progress=False, chunker_settings=config.chunking.model_dump(),
-    )  # fmt: skip
+    embedder = build_embedder(config.embedder)
+    full = index_folder(
+        folder,
+        config.loader,
+        build_chunker(config.chunking, embedder),
+        embedder,
+        build_store(config.store),
+        progress=False,
+    )
     without_embedder(monkeypatch)
-    quick = pipeline.index_with_config(folder, config, progress=False)
+    quick = index_with_config(folder, config, progress=False)
     assert (quick.files_unchanged, quick.chunks_embedded) == (3, 0)
     assert {**quick.to_dict(), "seconds": 0} == {**full.to_dict(), "seconds": 0}
 
@@ -270,17 +277,17 @@ def test_any_change_makes_the_quick_check_give_way_to_a_full_run(
     folder: Path, tmp_path: Path, change: str | None, setting: str | None
 ) -> None:
     config = tiny_config(tmp_path)
-    pipeline.index_with_config(folder, config, progress=False)
-    assert pipeline.unchanged_report(folder, config) is not None
+    index_with_config(folder, config, progress=False)
+    assert unchanged_report(folder, config) is not None
     if change == "edit":
         (folder / "a.txt").write_text(paragraphs("avocados"))
     elif change == "add":
         (folder / "d.txt").write_text(paragraphs("dates"))
     elif change == "delete":
         (folder / "b.md").unlink()
-    assert pipeline.unchanged_report(folder, tiny_config(tmp_path, *([setting] if setting else []))) is None
+    assert unchanged_report(folder, tiny_config(tmp_path, *([setting] if setting else []))) is None
     if change == "delete":  # without pruning, a deleted file is not a change
-        assert pipeline.unchanged_report(folder, config, prune=False) is not None
+        assert unchanged_report(folder, config, prune=False) is not None
 
 
 def test_the_cli_reindexes_an_unchanged_folder_without_importing_torch(folder: Path, tmp_path: Path) -> None:

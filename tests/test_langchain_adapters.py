@@ -10,10 +10,10 @@ from langchain_core.documents import Document
 from langchain_core.vectorstores import InMemoryVectorStore
 from pydantic import ValidationError
 
-from rag_index.embedder import PoolingEmbedder
+from rag_index.embed.embedder import PoolingEmbedder
+from rag_index.errors import ConfigError, StoreError
 from rag_index.integrations.langchain import PoolingEmbeddings, RagIndexRetriever, format_docs, to_document
-from rag_index.retriever import Retriever
-from rag_index.store import StoreError
+from rag_index.search.retriever import Retriever
 from rag_index.types import ScoredChunk
 from tests.fakes import FakeEmbedder
 from tests.test_retriever import make_store
@@ -147,7 +147,9 @@ async def test_ainvoke_and_abatch_match_invoke(core: Retriever) -> None:
 
 
 def test_bad_options_fail_at_construction_with_the_core_message(core: Retriever) -> None:
-    with pytest.raises(ValidationError, match=r"lambda_mult must be between 0 and 1, got 3"):
+    with pytest.raises(
+        ValidationError, match=r"retrieval\.lambda_mult: 3\.0: Input should be less than or equal to 1"
+    ):
         RagIndexRetriever(retriever=core, lambda_mult=3)
     with pytest.raises(
         ValidationError, match=r"search_type 'similarity_score_threshold' needs a score_threshold"
@@ -155,7 +157,7 @@ def test_bad_options_fail_at_construction_with_the_core_message(core: Retriever)
         RagIndexRetriever(retriever=core, search_type="similarity_score_threshold")
     with pytest.raises(ValidationError, match=r"search_kwargs\n  Extra inputs are not permitted"):
         RagIndexRetriever(retriever=core, search_kwargs={"k": 2})
-    with pytest.raises(TypeError, match=r"unexpected keyword argument 'top_k'"):
+    with pytest.raises(ConfigError, match=r"retrieval\.top_k: unknown key"):
         RagIndexRetriever(retriever=core).invoke("Aurora", top_k=2)
 
 
@@ -180,5 +182,13 @@ def test_options_changed_after_construction_are_checked_and_used(core: Retriever
     retriever = RagIndexRetriever(retriever=core)
     retriever.k = 1
     assert len(retriever.invoke("Aurora")) == 1
-    with pytest.raises(ValidationError, match=r"lambda_mult must be between 0 and 1, got -1"):
+    with pytest.raises(
+        ValidationError, match=r"retrieval\.lambda_mult: -1\.0: Input should be greater than or equal to 0"
+    ):
         retriever.lambda_mult = -1
+
+
+def test_the_adapter_takes_every_retrieval_option() -> None:
+    from rag_index.search.options import RetrievalConfig
+
+    assert set(RetrievalConfig.model_fields) <= set(RagIndexRetriever.model_fields)

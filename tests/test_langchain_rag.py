@@ -17,11 +17,12 @@ from langchain_core.output_parsers import StrOutputParser
 from langchain_core.prompts import ChatPromptTemplate
 from langchain_core.runnables import Runnable, RunnablePassthrough
 
+from rag_index.build import build_chunker, build_store
 from rag_index.config import load_config
-from rag_index.embedder import PoolingEmbedder
+from rag_index.embed.embedder import PoolingEmbedder
+from rag_index.index.run import index_folder
 from rag_index.integrations.langchain import PoolingEmbeddings, RagIndexRetriever, format_docs
-from rag_index.pipeline import build_chunker, build_store, index_folder
-from rag_index.store import ChromaStore, StoreError
+from rag_index.storage.chroma import ChromaStore, StoreError
 from tests.conftest import DATA
 
 QUESTIONS = json.loads((DATA / "questions.json").read_text())

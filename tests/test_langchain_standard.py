@@ -11,11 +11,12 @@ import pytest
 from langchain_tests.integration_tests import EmbeddingsIntegrationTests, RetrieversIntegrationTests
 from langchain_tests.unit_tests import EmbeddingsUnitTests
 
+from rag_index.build import build_chunker, build_store
 from rag_index.config import Config
-from rag_index.embedder import PoolingEmbedder
+from rag_index.embed.embedder import PoolingEmbedder
+from rag_index.index.run import index_folder
 from rag_index.integrations.langchain import PoolingEmbeddings, RagIndexRetriever
-from rag_index.pipeline import build_chunker, build_store, index_folder
-from rag_index.retriever import Retriever
+from rag_index.search.retriever import Retriever
 from tests.conftest import DATA
 
 

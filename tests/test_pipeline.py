@@ -10,9 +10,9 @@ import pytest
 
 from rag_index.chunking import make_chunker
 from rag_index.config import LoaderConfig
-from rag_index.pipeline import index_folder
-from rag_index.retriever import Retriever
-from rag_index.store import ChromaStore, StoreError, chroma_metadata
+from rag_index.index.run import index_folder
+from rag_index.search.retriever import Retriever
+from rag_index.storage.chroma import ChromaStore, StoreError, chroma_metadata
 from rag_index.types import Chunk
 from tests.fakes import FakeEmbedder
 

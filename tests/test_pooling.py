@@ -7,7 +7,7 @@ import math
 import pytest
 import torch
 
-from rag_index.pooling import POOLING, get_pooling
+from rag_index.embed.pooling import POOLING, get_pooling
 
 # Two sequences, hidden size 2. Row 0 has 2 real tokens then padding; row 1 has 3 real tokens.
 TOKENS = torch.tensor(

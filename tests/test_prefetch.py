@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from rag_index.prefetch import prefetched
+from rag_index.index.prefetch import prefetched
 
 
 def test_items_come_in_order() -> None:

@@ -11,8 +11,9 @@ import pytest
 from langchain_chroma.vectorstores import maximal_marginal_relevance
 
 from rag_index.config import ConfigError, RetrievalConfig, load_config
-from rag_index.retriever import Retriever, cosine_matrix, mmr_select
-from rag_index.store import ChromaStore
+from rag_index.search.mmr import cosine_matrix, mmr_select
+from rag_index.search.retriever import Retriever
+from rag_index.storage.chroma import ChromaStore
 from rag_index.types import Chunk
 from tests.fakes import FakeEmbedder
 
@@ -153,13 +154,13 @@ def test_empty_filters_mean_no_filter(retriever: Retriever) -> None:
     [
         (
             {"search_type": "nearest"},
-            r"^search_type 'nearest' is not one of similarity, mmr, similarity_score",
+            r"^retrieval\.search_type: 'nearest' is not one of similarity, mmr, similarity_score",
         ),
-        ({"k": 0}, r"^k must be a positive number, got 0$"),
-        ({"lambda_mult": 1.5}, r"^lambda_mult must be between 0 and 1, got 1.5$"),
+        ({"k": 0}, r"^retrieval\.k: 0: Input should be greater than 0$"),
+        ({"lambda_mult": 1.5}, r"^retrieval\.lambda_mult: 1\.5: Input should be less than or equal to 1$"),
         (
             {"search_type": "mmr", "k": 30},
-            r"^fetch_k \(20\) must be at least k \(30\) for search_type 'mmr'$",
+            r"^retrieval: fetch_k \(20\) must be at least k \(30\) for search_type 'mmr'$",
         ),
         ({"search_type": "similarity_score_threshold"}, r"needs a score_threshold$"),
     ],
@@ -179,11 +180,11 @@ def test_replace_returns_a_checked_copy(retriever: Retriever) -> None:
     mmr = retriever.replace(search_type="mmr", fetch_k=4)
     assert (mmr.search_type, mmr.fetch_k, mmr.k) == ("mmr", 4, 3)
     assert retriever.search_type == "similarity"
-    with pytest.raises(TypeError, match=r"^unknown retriever option\(s\): kk; expected k, search_type"):
+    with pytest.raises(ConfigError, match=r"^retrieval\.kk: unknown key$"):
         retriever.replace(kk=3)
 
 
-def test_from_config_takes_every_retrieval_option(retriever: Retriever) -> None:
+def test_a_retrieval_section_gives_every_option(retriever: Retriever) -> None:
     config = load_config(
         overrides=[
             "retrieval.search_type=mmr",
@@ -192,7 +193,7 @@ def test_from_config_takes_every_retrieval_option(retriever: Retriever) -> None:
             "retrieval.lambda_mult=0.2",
         ]
     ).retrieval
-    built = Retriever.from_config(config, retriever.embedder, retriever.store)
+    built = Retriever(retriever.embedder, retriever.store, **config.model_dump())
     assert (built.search_type, built.k, built.fetch_k, built.lambda_mult) == ("mmr", 2, 5, 0.2)
     assert len(built.search("Aurora grinder")) == 2
 

@@ -7,11 +7,12 @@ import json
 import chromadb
 import pytest
 
+from rag_index.build import build_chunker
 from rag_index.config import Config
-from rag_index.embedder import PoolingEmbedder
-from rag_index.pipeline import build_chunker, index_folder
-from rag_index.retriever import Retriever
-from rag_index.store import ChromaStore
+from rag_index.embed.embedder import PoolingEmbedder
+from rag_index.index.run import index_folder
+from rag_index.search.retriever import Retriever
+from rag_index.storage.chroma import ChromaStore
 from tests.conftest import DATA
 
 QUESTIONS = json.loads((DATA / "questions.json").read_text())

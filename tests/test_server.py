@@ -13,12 +13,14 @@ from pathlib import Path
 import httpx
 import pytest
 
-import rag_index.pipeline as pipeline
+import rag_index.storage.writer as writer
+from rag_index.build import build_embedder, build_store
 from rag_index.config import Config, load_config
-from rag_index.pipeline import build_embedder, build_store, index_with_config, open_manifest
-from rag_index.retriever import Retriever
-from rag_index.store import Server, StoreError
-from rag_index.verify import verify
+from rag_index.index.local import index_with_config
+from rag_index.index.run import open_manifest
+from rag_index.index.verify import verify
+from rag_index.search.retriever import Retriever
+from rag_index.storage.chroma import Server, StoreError
 from tests.tiny_model import make_tiny_model
 
 CHROMA = Path(sys.executable).parent / "chroma"  # chromadb's own CLI, installed beside this Python
@@ -157,17 +159,14 @@ def test_server_dying_mid_run_records_nothing_half_written(
 ) -> None:
     root = make_folder(tmp_path / "docs")
     config = http_config(tmp_path, tiny_model, server.port, retries=1)
-    real_checkpoint = pipeline._checkpoint
 
     def die_after_first_write(point: str) -> None:
         if point == "written":
             server.stop()  # the server is killed after the first batch is in
-        real_checkpoint(point)
 
-    monkeypatch.setattr(pipeline, "_checkpoint", die_after_first_write)
-    monkeypatch.setattr(pipeline, "WRITE_BATCH", 16)
+    monkeypatch.setattr(writer, "WRITE_BATCH", 16)
     with pytest.raises(StoreError, match="is not answering after 2 attempt"):
-        index_with_config(root, config, progress=False)
+        index_with_config(root, config, progress=False, checkpoint=die_after_first_write)
     manifest = open_manifest(build_store(config.store))
     assert not any(entry.done for entry in manifest.entries().values())
     manifest.close()

@@ -8,11 +8,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from rag_index.build import build_store
 from rag_index.cli import main
 from rag_index.config import Config, load_config
-from rag_index.pipeline import build_store, index_with_config, open_manifest
+from rag_index.index.local import index_with_config
+from rag_index.index.run import open_manifest
+from rag_index.index.verify import verify
 from rag_index.types import Chunk
-from rag_index.verify import verify
 from tests.tiny_model import make_tiny_model
 
 

@@ -22,13 +22,13 @@ from typing import Any
 import numpy as np
 from tqdm import tqdm
 
+from rag_index.build import build_chunker, build_embedder
 from rag_index.config import Config, load_config, parse_override
-from rag_index.embedder import PoolingEmbedder
+from rag_index.embed.embedder import PoolingEmbedder
 from rag_index.evaluation.cache import EvalCache
 from rag_index.evaluation.datasets import RetrievalDataset
 from rag_index.evaluation.metrics import DEFAULT_METRICS, evaluate, parse_metric
-from rag_index.pipeline import build_chunker, build_embedder
-from rag_index.store import ChromaStore
+from rag_index.storage.chroma import ChromaStore
 from rag_index.types import Chunk
 
 ENCODE_BLOCK = 512  # texts per encode_pooled call: a progress step; batches inside stay length-sorted
@@ -220,7 +220,7 @@ def encode_blocks(
 @contextmanager
 def _one_truncation_count() -> Iterator[None]:
     """Silence the embedder's per-call truncation warning: the pass reports the total once."""
-    logger = logging.getLogger("rag_index.embedder")
+    logger = logging.getLogger("rag_index.embed.embedder")
     level = logger.level
     logger.setLevel(logging.ERROR)
     try:

@@ -17,11 +17,11 @@ from langchain_core.embeddings import Embeddings
 from langchain_core.retrievers import BaseRetriever
 from pydantic import ConfigDict, model_validator
 
-from rag_index.config import EmbedderConfig, load_config
-from rag_index.context import format_context
-from rag_index.pipeline import build_embedder, build_store
-from rag_index.retriever import Retriever
-from rag_index.store import ChromaStore
+from rag_index.build import build_embedder, build_retriever, build_store
+from rag_index.config import EmbedderConfig, RetrievalConfig, load_config
+from rag_index.search.context import format_context
+from rag_index.search.retriever import Retriever
+from rag_index.storage.chroma import ChromaStore
 from rag_index.types import Embedder, ScoredChunk
 
 __all__ = ["PoolingEmbeddings", "RagIndexRetriever", "format_docs", "shared_embedder", "to_document"]
@@ -91,7 +91,7 @@ class RagIndexRetriever(BaseRetriever):
 
     Metadata of each Document: the chunk's stored metadata (source, page for PDFs, start, end,
     chunk_index, doc_id, content_hash, format, ...) plus ``chunk_id`` and ``score``. Scores are
-    similarities, higher is more similar, whatever the store's distance (see rag_index.retriever).
+    similarities, higher is more similar, whatever the store's distance (see rag_index.search.retriever).
     """
 
     model_config = ConfigDict(arbitrary_types_allowed=True, extra="forbid", validate_assignment=True)
@@ -102,6 +102,9 @@ class RagIndexRetriever(BaseRetriever):
     fetch_k: int | None = None
     lambda_mult: float | None = None
     score_threshold: float | None = None
+    fusion: str | None = None
+    rrf_k: int | None = None
+    alpha: float | None = None
     where: dict[str, Any] | None = None
     where_document: dict[str, Any] | None = None
 
@@ -113,14 +116,8 @@ class RagIndexRetriever(BaseRetriever):
 
     def _configured(self) -> Retriever:
         # Resolved per call, not cached, so that options changed after construction are honoured.
-        options = {
-            "k": self.k,
-            "search_type": self.search_type,
-            "fetch_k": self.fetch_k,
-            "lambda_mult": self.lambda_mult,
-            "score_threshold": self.score_threshold,
-        }
-        return self.retriever.replace(**{key: v for key, v in options.items() if v is not None})
+        # None keeps the core retriever's own value; the core checks the rest.
+        return self.retriever.replace(**{name: getattr(self, name) for name in RetrievalConfig.model_fields})
 
     @classmethod
     def from_components(cls, embedder: Embedder, store: ChromaStore, **options: Any) -> RagIndexRetriever:
@@ -137,7 +134,7 @@ class RagIndexRetriever(BaseRetriever):
         embedder = shared_embedder(config.embedder)
         store = build_store(config.store)
         store.open(embedder.fingerprint, create=False)
-        return cls(retriever=Retriever.from_config(config.retrieval, embedder, store), **options)
+        return cls(retriever=build_retriever(config.retrieval, embedder, store), **options)
 
     def _get_relevant_documents(
         self, query: str, *, run_manager: CallbackManagerForRetrieverRun, **kwargs: Any

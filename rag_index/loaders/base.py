@@ -18,7 +18,15 @@ _FORMAT_BY_SUFFIX = {suffix: name for name, suffixes in FORMATS.items() for suff
 
 
 class LoadError(Exception):
-    """A file that cannot be indexed; ``str(err)`` is a one-line reason, such as 'empty file'."""
+    """A file that cannot be indexed; ``str(err)`` is a one-line reason, such as 'empty file'.
+
+    ``transient``: the file system kept us from reading it (gone, no permission), not its content, so
+    the run does not remember the failure and tries the file again next time.
+    """
+
+    def __init__(self, reason: str, *, transient: bool = False) -> None:
+        super().__init__(reason)
+        self.transient = transient
 
 
 def format_of(path: Path) -> str:
@@ -76,10 +84,10 @@ def check_size(size: int, max_bytes: int) -> None:
 
 def _os_load_error(err: OSError) -> LoadError:
     if isinstance(err, FileNotFoundError):
-        return LoadError("file not found")
+        return LoadError("file not found", transient=True)
     if isinstance(err, PermissionError):
-        return LoadError("permission denied")
+        return LoadError("permission denied", transient=True)
     if isinstance(err, IsADirectoryError):
-        return LoadError("is a directory")
+        return LoadError("is a directory", transient=True)
     # Other OS errors (EIO, ENAMETOOLONG, ...) are still about this one file, not the whole run.
-    return LoadError(f"cannot read file: {err.strerror or err}")
+    return LoadError(f"cannot read file: {err.strerror or err}", transient=True)

@@ -12,15 +12,11 @@ import time
 from pathlib import Path
 from types import TracebackType
 
-from rag_index.store import StoreError
+from rag_index.errors import LockError
 
 log = logging.getLogger(__name__)
 
 POLL_SECONDS = 0.2
-
-
-class LockError(StoreError):
-    """Another process is writing to the same store."""
 
 
 class StoreLock:

@@ -9,6 +9,8 @@ import logging
 from pathlib import Path
 from typing import Any
 
+from rag_index.errors import ModelError
+
 log = logging.getLogger(__name__)
 
 # sentence-transformers pooling names -> ours, for both config formats.
@@ -28,10 +30,6 @@ _ST_LEGACY_KEYS = {
     "pooling_mode_weightedmean_tokens": "weighted_mean",
     "pooling_mode_lasttoken": "last_token",
 }
-
-
-class ModelError(Exception):
-    """A model folder that is missing or unusable."""
 
 
 def resolve_model_path(model: str | None) -> Path:

@@ -34,11 +34,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from pydantic import Field, field_validator, model_validator
+
+from rag_index.settings import Section, one_of, validated
 from rag_index.types import Chunk, Document, Tokenizer, stable_id
 
 Span = tuple[int, int]
-
-UNITS = ("characters", "tokens")
 
 # Separators, coarsest first. A cut goes right after a separator: it stays with the text before it.
 _PARAGRAPH = re.compile(r"\n\s*\n")
@@ -64,7 +65,12 @@ def _ends_word(char: str) -> bool:
 
 
 class Chunker(Protocol):
-    """Splits one Document into Chunks."""
+    """Splits one Document into Chunks, and says which settings decide the split."""
+
+    @property
+    def settings(self) -> dict[str, Any]:
+        """What decides the chunks (a change re-chunks every file of an index)."""
+        ...
 
     def split(self, document: Document) -> list[Chunk]:
         """The chunks of document, in order of their start offset."""
@@ -238,6 +244,32 @@ _STRATEGIES: dict[str, Callable[[_Text], Spans]] = {
     "token": _token,
 }
 STRATEGIES: tuple[str, ...] = tuple(sorted(_STRATEGIES))
+UNITS = ("characters", "tokens")
+
+
+class ChunkingConfig(Section):
+    """How documents are split; size and overlap count `unit`s (the embedder's tokens by default)."""
+
+    strategy: str = "recursive"
+    size: int = Field(default=200, gt=0)
+    overlap: int = Field(default=20, ge=0)
+    unit: str = "tokens"
+
+    @field_validator("strategy")
+    @classmethod
+    def _known_strategy(cls, value: str) -> str:
+        return one_of(value, list(STRATEGIES))
+
+    @field_validator("unit")
+    @classmethod
+    def _known_unit(cls, value: str) -> str:
+        return one_of(value, list(UNITS))
+
+    @model_validator(mode="after")
+    def _overlap_below_size(self) -> ChunkingConfig:
+        if self.overlap >= self.size:
+            raise ValueError(f"overlap ({self.overlap}) must be smaller than size ({self.size})")
+        return self
 
 
 @dataclass(frozen=True)
@@ -249,6 +281,11 @@ class StrategyChunker:
     overlap: int
     unit: str
     tokenizer: Tokenizer | None
+
+    @property
+    def settings(self) -> dict[str, Any]:
+        """strategy, size, overlap and unit: the `chunking:` section this chunker was made from."""
+        return {"strategy": self.strategy, "size": self.size, "overlap": self.overlap, "unit": self.unit}
 
     def split(self, document: Document) -> list[Chunk]:
         """The chunks of document, in order of their start offset."""
@@ -278,14 +315,8 @@ def make_chunker(
     With unit="tokens", tokenizer must be the embedder's and size at most max_tokens (the tokens the
     embedder keeps of one chunk: its max_length less special tokens); max_tokens is unused for characters.
     """
-    if strategy not in _STRATEGIES:
-        raise ValueError(f"unknown chunking strategy {strategy!r}; expected one of {', '.join(STRATEGIES)}")
-    if unit not in UNITS:
-        raise ValueError(f"unknown chunking unit {unit!r}; expected one of {', '.join(UNITS)}")
-    if size < 1:
-        raise ValueError(f"chunk size must be at least 1, got {size}")
-    if not 0 <= overlap < size:
-        raise ValueError(f"overlap must be at least 0 and smaller than size ({size}), got {overlap}")
+    settings = {"strategy": strategy, "size": size, "overlap": overlap, "unit": unit}
+    validated(ChunkingConfig, settings, "chunking.")  # the config's own rules and messages
     if unit == "tokens":
         if tokenizer is None:
             raise ValueError("unit 'tokens' needs the embedder's tokenizer to count tokens")

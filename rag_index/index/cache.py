@@ -13,7 +13,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from rag_index.store import ChromaStore
+from rag_index.storage.chroma import ChromaStore
 from rag_index.types import Embedder
 
 MAX_REMEMBERED = 50_000  # vectors kept in memory (about 75 MB at 384 dimensions); older ones are dropped

@@ -6,6 +6,7 @@ import json
 import logging
 import math
 import os
+import sqlite3
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -14,6 +15,8 @@ from typing import Any, Literal, TypeVar, overload
 
 import numpy as np
 
+from rag_index.errors import StoreError
+from rag_index.storage.base import Query
 from rag_index.types import Chunk, ScoredChunk
 
 FINGERPRINT_KEY = "rag_index_fingerprint"
@@ -22,10 +25,6 @@ BACKOFF_SECONDS = 0.5  # first wait before retrying a server call; doubles on ea
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
-
-
-class StoreError(Exception):
-    """A store that cannot be used as asked (missing, or built with another embedder)."""
 
 
 def _distance_to_score(distance: float, space: str) -> float:
@@ -129,7 +128,7 @@ class ChromaStore:
             import chromadb
 
             if self.server is None:
-                self._client = chromadb.PersistentClient(path=self.path)
+                self._client = self._call(lambda: chromadb.PersistentClient(path=self.path))
             else:
                 server = self.server
                 self._client = self._call(
@@ -140,9 +139,22 @@ class ChromaStore:
         return self._client
 
     def _call(self, action: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-        """Run one store call; against a server, retry connection failures with backoff, then give up."""
+        """Run one store call; against a server, retry connection failures with backoff, then give up.
+
+        On disk, a failure of the storage itself (disk full, read-only folder, permission denied) becomes
+        one StoreError naming store.path and the cause; the data stays as the last finished write left it.
+        """
         if self.server is None:
-            return action(*args, **kwargs)
+            from chromadb.errors import InternalError
+
+            try:
+                return action(*args, **kwargs)
+            except (InternalError, OSError, sqlite3.Error) as err:
+                cause = " ".join(str(err).split()) or type(err).__name__
+                raise StoreError(
+                    f"store.path {self.path}: the Chroma store cannot be used: {cause}; "
+                    "check the free space and permissions there"
+                ) from err
         attempts = self.server.retries + 1
         for attempt in range(attempts):
             try:
@@ -271,6 +283,22 @@ class ChromaStore:
             for meta, vector in zip(page["metadatas"], page["embeddings"], strict=True):
                 found[str((meta or {}).get(TEXT_HASH_KEY))] = np.asarray(vector, dtype=np.float32)
         return found
+
+    def ids(self) -> set[str]:
+        """Every chunk id in the collection."""
+        return {id_ for id_, _ in self.records()}
+
+    def search(
+        self,
+        query: Query,
+        k: int,
+        where: dict[str, Any] | None = None,
+        where_document: dict[str, Any] | None = None,
+    ) -> list[ScoredChunk]:
+        """The k chunks nearest to the query's vector, best first (ChunkStore's search)."""
+        if query.vector is None:
+            raise ValueError("a dense search needs the query's vector")
+        return self.query(query.vector, k, where, where_document)
 
     def records(self) -> Iterator[tuple[str, dict[str, Any]]]:
         """Every chunk id with its metadata, page by page."""

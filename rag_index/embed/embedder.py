@@ -4,27 +4,34 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import os
 import threading
 from collections import deque
 from collections.abc import Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-from rag_index.backends import Backend, check_backend, make_backend
-from rag_index.config import ConfigError
-from rag_index.model_files import (
+from rag_index.embed.backends import Backend, check_backend, make_backend
+from rag_index.embed.model_files import (
     max_sequence_length,
     resolve_model_path,
     resolve_pooling,
     weights_hash,
 )
-from rag_index.pooling import JOIN, get_pooling
+from rag_index.embed.pooling import JOIN, get_pooling
+from rag_index.embed.runtime import (
+    ONE_TORCH_THREAD,
+    TorchThreads,
+    resolve_batch_tokens,
+    resolve_device,
+    resolve_dtype,
+)
+from rag_index.embed.settings import EmbedderConfig
+from rag_index.errors import ConfigError
+from rag_index.settings import validated
 
 log = logging.getLogger(__name__)
 
@@ -33,116 +40,38 @@ IDF_MEAN_ONLY_IN_EVAL = (
     "(over the evaluated corpus), so use it there"
 )
 
-DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
-
-
-def resolve_device(device: str) -> torch.device:
-    """'auto' means CUDA when present, else the CPU."""
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(device)
-
-
-def cpu_has_native_bf16() -> bool:
-    """Whether this CPU multiplies bf16 matrices natively (AVX-512 BF16 or AMX)."""
-    try:
-        flags = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return False
-    return "avx512_bf16" in flags or "amx_bf16" in flags
-
-
-def resolve_dtype(dtype: str, device: torch.device) -> torch.dtype:
-    """'auto' means bf16 where the hardware runs it natively (CUDA, AVX-512 BF16 CPUs), else fp32."""
-    if dtype != "auto":
-        return DTYPES[dtype]
-    if device.type == "cuda":
-        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
-    return torch.bfloat16 if cpu_has_native_bf16() else torch.float32
-
-
-def resolve_batch_tokens(device: torch.device) -> int:
-    """Padded tokens per batch when unset: small batches on the CPU, where OpenVINO runs one per stream
-    (2,048 gave 15.0k tokens/s against 14.6k with 8,192), large ones on a GPU, which wants wide work."""
-    return 16384 if device.type == "cuda" else 2048
-
-
-class _OneTorchThread:
-    """While any caller is inside, torch runs its CPU ops on one thread; the last to leave restores it.
-
-    Used while a backend's own threads (OpenVINO streams) keep every core busy: torch's pooling threads
-    would only spin and preempt them (14.0k against 14.9k tokens/s on 2 cores). Counted, so callers
-    from several threads (LangChain's batch) restore the setting once, when all are done.
-    """
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._inside = 0
-        self._saved = 1
-
-    def __enter__(self) -> None:
-        with self._lock:
-            if self._inside == 0:
-                self._saved = torch.get_num_threads()
-                torch.set_num_threads(1)
-            self._inside += 1
-
-    def __exit__(self, *exc: object) -> None:
-        with self._lock:
-            self._inside -= 1
-            if self._inside == 0:
-                torch.set_num_threads(self._saved)
-
-
-_ONE_TORCH_THREAD = _OneTorchThread()
-
 
 class PoolingEmbedder:
     """Turns texts into float32 vectors with a local transformers encoder and a pooling strategy."""
 
     idf: torch.Tensor | None = None  # per token id weights for idf_mean, set by fit_idf
 
-    def __init__(
-        self,
-        model: str | None = None,
-        pooling: str = "auto",
-        normalize: bool = True,
-        max_length: int | None = None,
-        batch_size: int = 256,
-        dtype: str = "fp32",
-        device: str = "auto",
-        query_prefix: str = "",
-        document_prefix: str = "",
-        trust_remote_code: bool = False,
-        batch_tokens: int | None = None,
-        backend: str = "torch",
-        threads: int | None = None,
-    ) -> None:
+    def __init__(self, model: str | None = None, **settings: Any) -> None:
+        """Keyword arguments are the `embedder:` config keys, with the same defaults and checks.
+
+        ``PoolingEmbedder()`` is the default model as the config and the CLI run it; a bad value raises
+        ConfigError naming the key, e.g. ``embedder.dtype: 'float32' is not one of auto, bf16, fp16, fp32``.
+        """
         from transformers import AutoConfig, AutoTokenizer
 
-        os.environ.setdefault("HF_HUB_OFFLINE", "1")
-        # The encoder owns the cores: the tokenizer's own thread pool would only compete with it.
-        os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-        if threads:
-            torch.set_num_threads(threads)
+        self.settings = config = validated(EmbedderConfig, {"model": model, **settings}, "embedder.")
         self.model_path = resolve_model_path(model)
         self.model_name = model or "sentence-transformers/all-MiniLM-L6-v2"
-        self.pooling = resolve_pooling(self.model_path, pooling)
-        get_pooling(self.pooling)  # an unknown name fails here, naming the valid ones
+        self.pooling = resolve_pooling(self.model_path, config.pooling)
         if self.pooling == "idf_mean":  # its weights come from a corpus: see fit_idf
             raise ConfigError(IDF_MEAN_ONLY_IN_EVAL)
-        self.normalize = normalize
-        self.batch_size = batch_size
-        self.query_prefix = query_prefix
-        self.document_prefix = document_prefix
-        self.trust_remote_code = trust_remote_code
+        self.normalize = config.normalize
+        self.batch_size = config.batch_size
+        self.query_prefix = config.query_prefix
+        self.document_prefix = config.document_prefix
+        self.trust_remote_code = trust_remote_code = config.trust_remote_code
         if trust_remote_code:
             log.warning("trust_remote_code is on: %s may run code shipped with the model", self.model_path)
-        self.device = resolve_device(device)
-        self.dtype = resolve_dtype(dtype, self.device)
-        self.batch_tokens = batch_tokens or resolve_batch_tokens(self.device)
-        self.backend_name = check_backend(backend, self.device)
-        self.threads = threads
+        self.device = resolve_device(config.device)
+        self.dtype = resolve_dtype(config.dtype, self.device)
+        self.batch_tokens = config.batch_tokens or resolve_batch_tokens(self.device)
+        self.backend_name = check_backend(config.backend, self.device)
+        self.threads = config.threads
         self.tokenizer = AutoTokenizer.from_pretrained(
             self.model_path, local_files_only=True, trust_remote_code=trust_remote_code
         )
@@ -153,7 +82,8 @@ class PoolingEmbedder:
             self.model_path, local_files_only=True, trust_remote_code=trust_remote_code
         )
         model_limit = int(getattr(self.config, "max_position_embeddings", 512))
-        self.max_length = min(max_length or max_sequence_length(self.model_path, model_limit), model_limit)
+        own_limit = config.max_length or max_sequence_length(self.model_path, model_limit)
+        self.max_length = min(own_limit, model_limit)
         self.dimension = int(self.config.hidden_size)
         self.truncated = 0  # texts cut to max_length so far; chunkers are sized so this stays 0
         # The weights load on first use: an unchanged re-index needs the tokenizer and the fingerprint only.
@@ -248,7 +178,7 @@ class PoolingEmbedder:
         ids = self._tokenize(texts)
         # A backend that runs batches side by side owns the cores; pooling is light work.
         owned = self.backend.parallel > 1 and self.device.type == "cpu"
-        with _ONE_TORCH_THREAD if owned else contextlib.nullcontext(), torch.inference_mode():
+        with self._torch_threads(owned), torch.inference_mode():
             for rows, input_ids, mask, hidden in self._hidden_states(ids):
                 for name, pool in functions.items():
                     pooled = pool(hidden, self.token_weights(name, input_ids, mask)).float()
@@ -256,6 +186,12 @@ class PoolingEmbedder:
                         pooled = F.normalize(pooled, p=2, dim=1)
                     out[name][rows] = pooled.cpu().numpy()
         return out
+
+    def _torch_threads(self, owned: bool) -> contextlib.AbstractContextManager[None]:
+        # torch's thread count is the process's: set only while this embedder encodes.
+        if owned:
+            return ONE_TORCH_THREAD
+        return TorchThreads(self.threads) if self.threads else contextlib.nullcontext()
 
     def fit_idf(self, texts: Sequence[str]) -> torch.Tensor:
         """Set the idf_mean weights from the texts of a corpus: log((N + 1) / (df + 1)) + 1 per token id.

@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections import defaultdict
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from rag_index.build import build_store
 from rag_index.config import Config
-from rag_index.manifest import Manifest, settings_fingerprint
-from rag_index.store import ChromaStore
+from rag_index.index.local import configured_indexer
+from rag_index.index.run import Indexer, open_manifest, store_lock
+from rag_index.storage.chroma import ChromaStore
+from rag_index.storage.manifest import Manifest, settings_fingerprint
+from rag_index.storage.writer import Checkpoint, ChunkWriter, no_checkpoint
+from rag_index.types import Embedder
 
 
 @dataclass
@@ -86,48 +92,40 @@ def roots_of(manifest: Manifest, sources: list[str]) -> dict[Path, set[str]]:
     return dict(grouped)
 
 
-def forget(store: ChromaStore, manifest: Manifest, sources: set[str]) -> None:
-    """Delete every chunk the manifest lists for sources, then forget them (their folder is gone)."""
-    entries = manifest.entries()
-    gone = [entries[s] for s in sorted(sources)]
-    manifest.begin((e.source, e.root, e.settings, ()) for e in gone)
-    store.delete([id_ for entry in gone for id_ in entry.chunk_ids])
-    manifest.remove(e.source for e in gone)
-
-
 def mark_for_reindex(manifest: Manifest, sources: list[str]) -> None:
     """Make sources not done, so the next run parses them again even though their files are unchanged."""
     entries = manifest.entries()
     manifest.begin((s, entries[s].root, entries[s].settings, ()) for s in sources)
 
 
-def verify(config: Config, repair: bool = False, wait: float = 0.0) -> tuple[Drift, Drift | None]:
+def verify(
+    config: Config,
+    repair: bool = False,
+    wait: float = 0.0,
+    *,
+    embedder: Embedder | None = None,
+    checkpoint: Checkpoint = no_checkpoint,
+) -> tuple[Drift, Drift | None]:
     """The drift between manifest and store, and with ``repair`` the drift left after fixing it.
 
     Repair deletes stray ids, then re-indexes exactly the sources with missing ids, interrupted writes or
     old settings (their files only; sources whose folder is gone are removed). The model loads only when
     something must be re-embedded.
     """
-    from rag_index.pipeline import build_store, index_with_config, loader_settings, open_manifest, store_lock
-
     store = build_store(config.store)
-    with store_lock(store, wait):
-        manifest = open_manifest(store)
-        try:
-            settings = current_settings(store, loader_settings(config.loader), config.chunking.model_dump())
-            drift = find_drift(store, manifest, settings)
-            if not repair or drift.ok:
-                return drift, None
-            store.delete(drift.stray)
-            redo = drift.to_reindex
-            mark_for_reindex(manifest, redo)
-            for root, sources in roots_of(manifest, redo).items():
-                if not root.is_dir():
-                    forget(store, manifest, sources)
-                    continue
-                index_with_config(
-                    root, config, progress=False, prune=False, only=sources, manifest=manifest, lock=False
-                )
-            return drift, find_drift(store, manifest, settings)
-        finally:
-            manifest.close()
+    with store_lock(store, wait), contextlib.closing(open_manifest(store)) as manifest:
+        settings = current_settings(store, config.loader.text_settings(), config.chunking.model_dump())
+        drift = find_drift(store, manifest, settings)
+        if not repair or drift.ok:
+            return drift, None
+        store.delete(drift.stray)
+        redo = drift.to_reindex
+        mark_for_reindex(manifest, redo)
+        indexer: Indexer | None = None
+        for root, sources in roots_of(manifest, redo).items():
+            if not root.is_dir():
+                ChunkWriter(manifest, [store], checkpoint).forget(sorted(sources))
+                continue
+            indexer = indexer or configured_indexer(config, embedder, checkpoint)
+            indexer.run(root, manifest, prune=False, only=sources, progress=False)
+        return drift, find_drift(store, manifest, settings)

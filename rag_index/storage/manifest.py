@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-import sqlite3
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from rag_index.storage.sqlite import connect, transaction
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS sources (
@@ -60,12 +61,7 @@ class Manifest:
 
     def __init__(self, path: Path | str) -> None:
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        # isolation_level=None: transactions are explicit (BEGIN IMMEDIATE ... COMMIT) in _write.
-        self._db = sqlite3.connect(self.path, isolation_level=None)
-        # FULL: a committed row survives power loss, not only a killed process.
-        self._db.execute("PRAGMA synchronous=FULL")
-        self._db.executescript(_SCHEMA)
+        self._db = connect(self.path, _SCHEMA)
 
     def close(self) -> None:
         """Close the database."""
@@ -80,19 +76,20 @@ class Manifest:
             row[0]: Entry(row[0], row[1], row[2], row[3], tuple(json.loads(row[4])), row[5]) for row in rows
         }
 
-    def begin(self, changes: Iterable[tuple[str, str, str, Sequence[str]]]) -> None:
+    def begin(self, changes: Iterable[tuple[str, str, str, Sequence[str]]]) -> dict[str, list[str]]:
         """Mark sources (source, root, settings, new ids) as in progress before their chunks are touched.
 
         The row keeps its old ids and gains the new ones: whatever happens next, every id that may be in the
-        store for the source is listed, so a later run can remove it.
+        store for the source is listed, so a later run can remove it. Returns those ids per source.
         """
         current = self.entries()
-        rows = []
+        rows, listed = [], {}
         for source, root, settings, new_ids in changes:
             old = current[source].chunk_ids if source in current else ()
-            ids = list(dict.fromkeys([*old, *new_ids]))
+            listed[source] = ids = list(dict.fromkeys([*old, *new_ids]))
             rows.append((source, root, None, settings, json.dumps(ids), None))
         self._write(rows)
+        return listed
 
     def commit(self, entries: Iterable[Entry]) -> None:
         """Record sources as done: their chunks (exactly these ids) are all in the store."""
@@ -129,14 +126,9 @@ class Manifest:
 
     def reset(self, collection_id: str) -> None:
         """Forget every source and describe a new, empty collection (created, recreated or replaced)."""
-        self._db.execute("BEGIN IMMEDIATE")
-        try:
-            self._db.execute("DELETE FROM sources")
-            self._db.execute("INSERT OR REPLACE INTO meta VALUES ('collection_id', ?)", (collection_id,))
-        except BaseException:
-            self._db.execute("ROLLBACK")
-            raise
-        self._db.execute("COMMIT")
+        with transaction(self._db, self.path) as db:
+            db.execute("DELETE FROM sources")
+            db.execute("INSERT OR REPLACE INTO meta VALUES ('collection_id', ?)", (collection_id,))
 
     def _write(self, rows: list[tuple[Any, ...]]) -> None:
         self._transaction("INSERT OR REPLACE INTO sources VALUES (?, ?, ?, ?, ?, ?)", rows)
@@ -144,10 +136,5 @@ class Manifest:
     def _transaction(self, sql: str, rows: list[tuple[Any, ...]]) -> None:
         if not rows:
             return
-        self._db.execute("BEGIN IMMEDIATE")
-        try:
-            self._db.executemany(sql, rows)
-        except BaseException:
-            self._db.execute("ROLLBACK")
-            raise
-        self._db.execute("COMMIT")
+        with transaction(self._db, self.path) as db:
+            db.executemany(sql, rows)

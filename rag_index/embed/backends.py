@@ -13,11 +13,10 @@ from typing import Any, ClassVar, Protocol
 
 import torch
 
-from rag_index.config import ConfigError
+from rag_index.embed.settings import BACKENDS
+from rag_index.errors import ConfigError
 
 log = logging.getLogger(__name__)
-
-BACKENDS = ("auto", "openvino", "torch")
 
 
 class BackendError(ConfigError):

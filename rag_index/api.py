@@ -1,0 +1,142 @@
+"""RagIndex: one collection and everything around it, the object the CLI, notebooks and adapters use."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from rag_index.build import build_embedder, build_retriever, build_store
+from rag_index.config import Config, load_config, with_values
+from rag_index.errors import RagIndexError
+from rag_index.index.local import index_with_config
+from rag_index.index.report import IndexReport
+from rag_index.index.verify import Drift, verify
+from rag_index.search.retriever import Retriever
+from rag_index.storage.chroma import ChromaStore
+from rag_index.storage.writer import Checkpoint, no_checkpoint
+from rag_index.types import Embedder, ScoredChunk
+
+if TYPE_CHECKING:
+    from rag_index.integrations.langchain import RagIndexRetriever
+
+
+class RagIndex:
+    """A searchable index of folders: ``RagIndex().index("docs")``, then ``.search("question")``.
+
+    ``RagIndex(config_or_path=None, **overrides)``: a Config, a YAML file or the defaults, with overrides
+    by section or dotted key (``RagIndex(store={"path": "idx"})``, ``RagIndex(**{"retrieval.k": 3})``).
+    The embedder loads on first use; an unchanged folder is re-indexed without it.
+    """
+
+    def __init__(
+        self,
+        config_or_path: Config | str | Path | None = None,
+        /,
+        *,
+        embedder: Embedder | None = None,
+        checkpoint: Checkpoint = no_checkpoint,
+        **overrides: Any,
+    ) -> None:
+        if isinstance(config_or_path, Config):
+            self.config = with_values(config_or_path, overrides) if overrides else config_or_path
+        else:
+            self.config = load_config(config_or_path, values=overrides)
+        self._embedder = embedder
+        self._checkpoint = checkpoint  # crash tests inject one; see rag_index.storage.writer
+        self._retriever: Retriever | None = None
+
+    @classmethod
+    def from_config(
+        cls, path: str | Path | None = None, overrides: Sequence[str] = (), **values: Any
+    ) -> RagIndex:
+        """The index a config file describes, with --set style KEY=VALUE overrides."""
+        return cls(load_config(path, tuple(overrides), values))
+
+    @property
+    def embedder(self) -> Embedder:
+        """The configured embedder, loaded on first use."""
+        if self._embedder is None:
+            self._embedder = build_embedder(self.config.embedder)
+        return self._embedder
+
+    def index(
+        self,
+        path: str | Path,
+        *,
+        recreate: bool = False,
+        prune: bool = True,
+        wait: float = 0.0,
+        progress: bool = False,
+    ) -> IndexReport:
+        """Bring the collection up to date with a folder (or one file); returns what the run did.
+
+        Incremental: unchanged files are not parsed, changed ones are replaced, deleted ones pruned
+        (unless ``prune`` is off). ``wait``: seconds to wait for another writer of the same store.
+        """
+        root, config = Path(path), self.config
+        if not root.exists():
+            raise RagIndexError(f"{root}: no such file or folder")
+        if root.is_file():  # a single file: index it relative to its folder
+            config = config.model_copy(deep=True)
+            config.loader.include = [root.name]
+            root = root.parent
+        self._retriever = None  # a recreated collection must be opened again
+        return index_with_config(
+            root.resolve(),
+            config,
+            recreate=recreate,
+            prune=prune,
+            progress=progress,
+            wait=wait,
+            load_embedder=lambda: self.embedder,
+            checkpoint=self._checkpoint,
+        )
+
+    @property
+    def store(self) -> ChromaStore:
+        """The Chroma collection, not yet opened."""
+        return build_store(self.config.store)
+
+    @property
+    def retriever(self) -> Retriever:
+        """The configured retriever over the existing collection (StoreError when there is none)."""
+        if self._retriever is None:
+            store = self.store
+            store.open(self.embedder.fingerprint, create=False)
+            self._retriever = build_retriever(self.config.retrieval, self.embedder, store)
+        return self._retriever
+
+    def search(
+        self,
+        query: str,
+        k: int | None = None,
+        *,
+        where: dict[str, Any] | None = None,
+        where_document: dict[str, Any] | None = None,
+        **options: Any,
+    ) -> list[ScoredChunk]:
+        """The best chunks for query; options (search_type, fetch_k, ...) override `retrieval:` once."""
+        return self.retriever.search(query, k, where, where_document, **options)
+
+    def info(self) -> dict[str, Any]:
+        """The collection's size, chunks per source and embedder fingerprint (the model is not loaded)."""
+        store = self.store
+        store.attach()
+        return {
+            "collection": store.name,
+            "path": self.config.store.path,
+            "chunks": store.count(),
+            "sources": store.sources(),
+            "fingerprint": store.stored_fingerprint(),
+        }
+
+    def verify(self, repair: bool = False, wait: float = 0.0) -> tuple[Drift, Drift | None]:
+        """How the manifest and the store disagree, and with repair, the drift left after fixing it."""
+        return verify(self.config, repair, wait, embedder=self._embedder, checkpoint=self._checkpoint)
+
+    def as_retriever(self, **options: Any) -> RagIndexRetriever:
+        """A LangChain retriever over this index; options as for search (k, search_type, where, ...)."""
+        from rag_index.integrations.langchain import RagIndexRetriever
+
+        return RagIndexRetriever(retriever=self.retriever, **options)

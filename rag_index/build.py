@@ -1,0 +1,50 @@
+"""Config -> components: config sections become an embedder, a chunker, a store and a retriever."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import TYPE_CHECKING
+
+from rag_index.chunking import Chunker, make_chunker
+from rag_index.config import ChunkingConfig, EmbedderConfig, RetrievalConfig, StoreConfig
+from rag_index.embed.model_files import model_state, resolve_model_path
+from rag_index.search.retriever import Retriever
+from rag_index.storage.chroma import ChromaStore, Server
+from rag_index.types import Embedder
+
+if TYPE_CHECKING:  # imported when an embedder is built: an unchanged re-index never imports torch
+    from rag_index.embed.embedder import PoolingEmbedder
+
+
+def build_embedder(config: EmbedderConfig) -> PoolingEmbedder:
+    """The embedder a config section describes."""
+    from rag_index.embed.embedder import PoolingEmbedder
+
+    return PoolingEmbedder(**config.model_dump())
+
+
+def embedder_key(config: EmbedderConfig) -> str:
+    """A hash of everything an embedder's fingerprint follows from: its settings and its model's files."""
+    blob = json.dumps(config.model_dump(), sort_keys=True) + model_state(resolve_model_path(config.model))
+    return hashlib.sha256(blob.encode("utf-8")).hexdigest()[:16]
+
+
+def build_chunker(config: ChunkingConfig, embedder: Embedder) -> Chunker:
+    """The chunker a config section describes, counting the embedder's own tokens."""
+    return make_chunker(
+        config.strategy, config.size, config.overlap, config.unit, embedder, embedder.max_content_tokens
+    )
+
+
+def build_store(config: StoreConfig) -> ChromaStore:
+    """The Chroma store a config section describes (embedded at path, or a server in http mode)."""
+    server = None
+    if config.mode == "http":
+        server = Server(config.host, config.port, config.ssl, config.token_env, config.retries)
+    return ChromaStore(config.path, config.collection, config.distance, server=server)
+
+
+def build_retriever(config: RetrievalConfig, embedder: Embedder, store: ChromaStore) -> Retriever:
+    """The retriever a `retrieval:` section describes, over an open store."""
+    return Retriever(embedder, store, **config.model_dump())

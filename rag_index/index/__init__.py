@@ -1,0 +1,1 @@
+"""Indexing: survey a folder against the manifest, then parse, embed and write what changed, crash-safely."""

@@ -1,0 +1,191 @@
+"""The local engine: bring a collection up to date with a folder, incrementally and crash-safely.
+
+A manifest (rag_index/storage/manifest.py) records each source's content hash, settings fingerprint and
+chunk ids; a file whose hash and settings match a finished entry is not parsed again. Changed files are
+parsed and chunked a few files ahead of the encoder, embedded (each distinct text once), and written to
+every store in the order of rag_index/storage/writer.py, so a run killed at any instant converges next time.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import logging
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from tqdm import tqdm
+
+from rag_index.chunking import Chunker
+from rag_index.config import LoaderConfig
+from rag_index.index.cache import EmbeddingCache, text_hash
+from rag_index.index.prefetch import prefetched
+from rag_index.index.report import IndexReport
+from rag_index.index.survey import Survey
+from rag_index.loaders import LoadError, load_file
+from rag_index.storage.base import ChunkStore
+from rag_index.storage.chroma import TEXT_HASH_KEY, ChromaStore
+from rag_index.storage.lock import StoreLock
+from rag_index.storage.manifest import Manifest, settings_fingerprint
+from rag_index.storage.writer import WRITE_BATCH, Checkpoint, ChunkWriter, SourceChange, no_checkpoint
+from rag_index.types import Chunk, Embedder, SkippedFile
+
+log = logging.getLogger(__name__)
+
+PARSE_AHEAD = 4  # parsed files waiting for the encoder at most: bounds memory
+
+
+def open_manifest(store: ChromaStore) -> Manifest:
+    """The manifest of a store's collection (a SQLite file beside the data, or in store.path for http)."""
+    return Manifest(store.state_file(".manifest.sqlite3"))
+
+
+def store_lock(store: ChromaStore, wait: float = 0.0) -> StoreLock:
+    """The lock that keeps two writers off one collection."""
+    return StoreLock(store.state_file(".lock"), f"collection {store.name!r} at {store.label}", wait)
+
+
+@dataclass
+class Indexer:
+    """An index run's collaborators: how files become chunks and vectors, and where the chunks go.
+
+    ``checkpoint`` is called at each step of the crash-safe write order; crash tests inject one that
+    kills the process there.
+    """
+
+    loader: LoaderConfig
+    chunker: Chunker
+    embedder: Embedder
+    store: ChromaStore
+    checkpoint: Checkpoint = no_checkpoint
+
+    @property
+    def stores(self) -> list[ChunkStore]:
+        """Every store a chunk is written to."""
+        return [self.store]
+
+    def settings(self) -> str:
+        """The fingerprint of everything that decides a file's chunks and vectors."""
+        loader, chunker = self.loader.text_settings(), self.chunker.settings
+        return settings_fingerprint(loader, chunker, self.embedder.fingerprint)
+
+    @contextlib.contextmanager
+    def session(self, wait: float = 0.0) -> Iterator[Manifest]:
+        """Hold the store's lock (waiting up to wait seconds) and its manifest open."""
+        with store_lock(self.store, wait), contextlib.closing(open_manifest(self.store)) as manifest:
+            yield manifest
+
+    def run(
+        self,
+        root: Path,
+        manifest: Manifest,
+        *,
+        recreate: bool = False,
+        prune: bool = True,
+        only: set[str] | None = None,
+        progress: bool = True,
+    ) -> IndexReport:
+        """Bring the stores up to date with every readable file under root (the caller holds the lock).
+
+        Unchanged files are hashed, not parsed; changed files have their chunks replaced; files gone from
+        the folder have their chunks removed unless ``prune`` is off. ``only`` limits the run to these
+        sources (verify --repair).
+        """
+        started = time.perf_counter()
+        truncated_before = self.embedder.truncated
+        report = IndexReport(root=str(root), collection=self.store.name, store=self.store.label)
+        self.store.open(self.embedder.fingerprint, recreate=recreate)
+        if manifest.collection_id != self.store.collection_id:
+            # A collection the manifest does not describe (new, recreated, or replaced behind our back): none
+            # of the listed chunks are in it. Checked by id, not by "just created", so a kill right after
+            # creating the collection cannot leave a stale manifest behind.
+            manifest.reset(self.store.collection_id)
+        survey = Survey(root, self.loader, manifest.entries(), self.settings(), report)
+        writer = ChunkWriter(manifest, self.stores, self.checkpoint)
+        cache = EmbeddingCache(self.embedder, self.store)
+        present: set[str] = set()
+        files = tqdm(survey.scan(), desc="files", unit="file", disable=not progress or None)
+
+        def changed() -> Iterator[SourceChange]:
+            for path, source, digest in survey.pending(files, only, present):
+                change = self._parse(path, root, source, digest, survey.settings, report)
+                if change is not None:
+                    yield change
+
+        def vectors_of(batch: list[Chunk]) -> Any:
+            return cache.vectors([c.text for c in batch], [c.metadata[TEXT_HASH_KEY] for c in batch])
+
+        # Files are parsed and chunked by a thread a few files ahead, so the next ones are ready when the
+        # encoder finishes a batch.
+        works = prefetched(changed(), PARSE_AHEAD)
+        batch: list[SourceChange] = []
+        bar = tqdm(desc="chunks", unit="chunk", disable=not progress or None)
+        with contextlib.closing(works), bar:
+
+            def write(changes: list[SourceChange]) -> None:
+                report.chunks_deleted += writer.replace(changes, vectors_of, bar.update)
+                report.chunks_written += sum(len(c.chunks) for c in changes)
+
+            for work in works:
+                batch.append(work)
+                if sum(len(w.chunks) for w in batch) >= WRITE_BATCH:
+                    write(batch)
+                    batch = []
+            if batch:
+                write(batch)
+        if only is not None:
+            gone = [s for s in only if s not in present and s in survey.entries]
+        else:
+            gone = survey.gone(present) if prune else []
+        report.chunks_deleted += writer.forget(gone)
+        report.files_removed += len(gone)
+        report.chunks_embedded = cache.embedded
+        report.chunks_truncated = self.embedder.truncated - truncated_before
+        report.seconds = round(time.perf_counter() - started, 3)
+        return report
+
+    def _parse(
+        self, path: Path, root: Path, source: str, digest: str, settings: str, report: IndexReport
+    ) -> SourceChange | None:
+        """The new chunks of a changed file; None when the file system kept us from reading it."""
+        max_bytes = int(self.loader.max_file_mb * 1e6)
+        try:
+            documents = load_file(path, root, self.loader.pdf_backend, max_bytes)
+        except LoadError as err:
+            report.skipped.append(SkippedFile(source, str(err)))
+            return None if err.transient else SourceChange(source, str(root), digest, settings, [], str(err))
+        except Exception as err:  # one bad file must never stop the run; it is reported, not hidden
+            log.debug("unexpected error loading %s", source, exc_info=True)
+            reason = f"unexpected error: {type(err).__name__}: {err}"
+            report.skipped.append(SkippedFile(source, reason))
+            return SourceChange(source, str(root), digest, settings, [], reason)
+        chunks = [
+            dataclasses.replace(chunk, metadata={**chunk.metadata, TEXT_HASH_KEY: text_hash(chunk.text)})
+            for document in documents
+            for chunk in self.chunker.split(document)
+        ]
+        # The hash of the bytes actually parsed: the file may have changed since it was hashed.
+        loaded_hash = str(documents[0].metadata["content_hash"]) if documents else digest
+        report.files_indexed += 1
+        return SourceChange(source, str(root), loaded_hash, settings, chunks)
+
+
+def index_folder(
+    root: Path,
+    loader: LoaderConfig,
+    chunker: Chunker,
+    embedder: Embedder,
+    store: ChromaStore,
+    *,
+    recreate: bool = False,
+    prune: bool = True,
+    progress: bool = True,
+    wait: float = 0.0,
+) -> IndexReport:
+    """Index root with these parts: locks the store (waiting up to wait seconds) and opens its manifest."""
+    indexer = Indexer(loader, chunker, embedder, store)
+    with indexer.session(wait) as manifest:
+        return indexer.run(root, manifest, recreate=recreate, prune=prune, progress=progress)

@@ -1,0 +1,67 @@
+"""Fusing a dense and a lexical ranking into one: reciprocal rank fusion, or a convex mix of scaled scores.
+
+Each fused hit keeps why it came where it did: ``dense_score``, ``dense_rank``, ``lexical_score`` and
+``lexical_rank`` in its metadata (absent on a side that did not return it); its score is the fused score,
+higher is better.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from rag_index.types import ScoredChunk
+
+FUSIONS = ("rrf", "convex")
+
+
+def _scaled(hits: Sequence[ScoredChunk]) -> dict[str, float]:
+    """Scores min-max scaled to [0, 1] per query (all 1.0 when equal), so the two sides are comparable."""
+    if not hits:
+        return {}
+    low, high = min(h.score for h in hits), max(h.score for h in hits)
+    span = high - low
+    return {h.id: (h.score - low) / span if span > 0 else 1.0 for h in hits}
+
+
+def fuse(
+    dense: Sequence[ScoredChunk],
+    lexical: Sequence[ScoredChunk],
+    fusion: str = "rrf",
+    rrf_k: int = 60,
+    alpha: float = 0.5,
+) -> list[ScoredChunk]:
+    """Both rankings as one, best first.
+
+    rrf: sum of 1 / (rrf_k + rank) over the sides that returned a hit (Cormack et al. 2009).
+    convex: alpha * lexical + (1 - alpha) * dense, each scaled to [0, 1] per query; a side that did not
+    return a hit counts 0 there (Bruch et al. 2023 found a tuned convex mix beats RRF).
+    """
+    if fusion not in FUSIONS:
+        raise ValueError(f"fusion {fusion!r} is not one of {', '.join(FUSIONS)}")
+    sides = {"dense": dense, "lexical": lexical}
+    hits: dict[str, ScoredChunk] = {}
+    provenance: dict[str, dict[str, float | int]] = {}
+    for side, ranking in sides.items():
+        for rank, hit in enumerate(ranking, 1):
+            hits.setdefault(hit.id, hit)
+            provenance.setdefault(hit.id, {}).update({f"{side}_score": hit.score, f"{side}_rank": rank})
+    if fusion == "rrf":
+        fused = {
+            id_: sum(1.0 / (rrf_k + int(seen[f"{side}_rank"])) for side in sides if f"{side}_rank" in seen)
+            for id_, seen in provenance.items()
+        }
+    else:
+        scaled_dense, scaled_lexical = _scaled(dense), _scaled(lexical)
+        fused = {
+            id_: alpha * scaled_lexical.get(id_, 0.0) + (1.0 - alpha) * scaled_dense.get(id_, 0.0)
+            for id_ in provenance
+        }
+
+    def order(id_: str) -> tuple[float, float, str]:
+        # Ties go to the better dense rank, then the id: the same query always gives the same order.
+        return (-fused[id_], float(provenance[id_].get("dense_rank", float("inf"))), id_)
+
+    return [
+        ScoredChunk(id_, hits[id_].text, fused[id_], {**hits[id_].metadata, **provenance[id_]})
+        for id_ in sorted(fused, key=order)
+    ]

@@ -1,0 +1,44 @@
+"""Search options: the `retrieval:` config section, also what Retriever(...) and search(...) accept."""
+
+from __future__ import annotations
+
+from pydantic import Field, field_validator, model_validator
+
+from rag_index.search.fusion import FUSIONS
+from rag_index.settings import Section, one_of
+
+# How the chunks of a query are chosen (see Retriever).
+SEARCH_TYPES = ("similarity", "mmr", "similarity_score_threshold", "lexical", "hybrid")
+
+
+class RetrievalConfig(Section):
+    """How queries are answered (see rag_index.search.Retriever for the search types)."""
+
+    k: int = Field(default=5, gt=0)
+    search_type: str = "similarity"
+    fetch_k: int = Field(default=20, gt=0)  # mmr, hybrid: candidates fetched (per side) before k are picked
+    lambda_mult: float = Field(default=0.5, ge=0.0, le=1.0)  # mmr: 1 = relevance only, 0 = diversity only
+    score_threshold: float | None = None  # similarity_score_threshold: the lowest score kept
+    fusion: str = "convex"  # hybrid: rrf (rank fusion) or convex (a mix of per-query scaled scores)
+    rrf_k: int = Field(default=60, gt=0)  # hybrid rrf: 1 / (rrf_k + rank)
+    alpha: float = Field(default=0.5, ge=0.0, le=1.0)  # hybrid convex: the lexical side's weight
+
+    @field_validator("fusion")
+    @classmethod
+    def _known_fusion(cls, value: str) -> str:
+        return one_of(value, list(FUSIONS))
+
+    @field_validator("search_type")
+    @classmethod
+    def _known_search_type(cls, value: str) -> str:
+        return one_of(value, list(SEARCH_TYPES))
+
+    @model_validator(mode="after")
+    def _options_fit_search_type(self) -> RetrievalConfig:
+        if self.search_type in ("mmr", "hybrid") and self.fetch_k < self.k:
+            raise ValueError(
+                f"fetch_k ({self.fetch_k}) must be at least k ({self.k}) for search_type {self.search_type!r}"
+            )
+        if self.search_type == "similarity_score_threshold" and self.score_threshold is None:
+            raise ValueError("search_type 'similarity_score_threshold' needs a score_threshold")
+        return self

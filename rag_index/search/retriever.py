@@ -1,0 +1,123 @@
+"""Retriever: embeds a query and asks the stores for the best chunks (dense, lexical, or both fused)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rag_index.errors import StoreError
+from rag_index.search.fusion import fuse
+from rag_index.search.mmr import mmr_select
+from rag_index.search.options import RetrievalConfig
+from rag_index.settings import validated
+from rag_index.storage.base import ChunkStore, Query
+from rag_index.storage.chroma import ChromaStore
+from rag_index.types import Embedder, ScoredChunk
+
+DENSE = ("similarity", "mmr", "similarity_score_threshold", "hybrid")  # search types that embed the query
+
+
+class Retriever:
+    """Serves the best chunks for a query text.
+
+    Dense scores are similarities, higher is more similar, for every store distance: cosine similarity
+    for ``cosine``, the inner product for ``ip``, and ``1 - d²/2`` (the cosine for unit vectors) for
+    ``l2``. Search types:
+
+    - ``similarity``: the k nearest chunks, best first.
+    - ``mmr``: fetch_k nearest chunks, then k of them picked by maximal marginal relevance
+      (lambda_mult: 1 = relevance only, 0 = diversity only); each keeps its similarity score.
+    - ``similarity_score_threshold``: the k nearest chunks whose score is at least score_threshold.
+    - ``lexical``: the k best chunks by BM25 over the lexical index; the score is BM25.
+    - ``hybrid``: fetch_k chunks from each side, fused (``fusion``: rrf or convex with ``alpha``); the
+      score is the fused one, and each hit's metadata says its dense and lexical score and rank.
+
+    ``where`` and ``where_document`` filters apply to every side.
+    """
+
+    def __init__(
+        self,
+        embedder: Embedder,
+        store: ChromaStore,
+        k: int = 5,
+        *,
+        lexical: ChunkStore | None = None,
+        **options: Any,
+    ) -> None:
+        """options are the `retrieval:` config keys (search_type, fetch_k, ...), checked the same way."""
+        self.embedder = embedder
+        self.store = store
+        self.lexical = lexical
+        self.options = validated(RetrievalConfig, {"k": k, **options}, "retrieval.")
+
+    def __getattr__(self, name: str) -> Any:
+        # retriever.k, retriever.search_type, ...: the options, read-only
+        if name != "options" and name in RetrievalConfig.model_fields:
+            return getattr(self.options, name)
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+
+    def replace(self, **options: Any) -> Retriever:
+        """A copy with some options changed (checked)."""
+        merged = self._merged(options).model_dump()
+        return Retriever(self.embedder, self.store, lexical=self.lexical, **merged)
+
+    def _merged(self, options: dict[str, Any]) -> RetrievalConfig:
+        given = {key: value for key, value in options.items() if value is not None}
+        return validated(RetrievalConfig, {**self.options.model_dump(), **given}, "retrieval.")
+
+    def search(
+        self,
+        query: str,
+        k: int | None = None,
+        where: dict[str, Any] | None = None,
+        where_document: dict[str, Any] | None = None,
+        **options: Any,
+    ) -> list[ScoredChunk]:
+        """The best chunks for query (see the class); options left out are the retriever's own."""
+        opts = self._merged({"k": k, **options})
+        vector = self.embedder.encode_queries([query])[0] if opts.search_type in DENSE else None
+        return self._search(Query(query, vector), opts, where, where_document)
+
+    def search_query(
+        self,
+        query: Query,
+        k: int | None = None,
+        where: dict[str, Any] | None = None,
+        where_document: dict[str, Any] | None = None,
+        **options: Any,
+    ) -> list[ScoredChunk]:
+        """As search, for a query whose vector is already computed (evaluation embeds queries in batches)."""
+        return self._search(query, self._merged({"k": k, **options}), where, where_document)
+
+    def _search(
+        self,
+        query: Query,
+        opts: RetrievalConfig,
+        where: dict[str, Any] | None,
+        where_document: dict[str, Any] | None,
+    ) -> list[ScoredChunk]:
+        # Chroma rejects an empty filter ({}), which callers use to mean "no filter".
+        filters = {"where": where or None, "where_document": where_document or None}
+        if opts.search_type == "lexical":
+            return self._lexical().search(query, opts.k, **filters)
+        if opts.search_type == "hybrid":
+            dense = self.store.search(query, opts.fetch_k, **filters)
+            lexical = self._lexical().search(query, opts.fetch_k, **filters)
+            return fuse(dense, lexical, opts.fusion, opts.rrf_k, opts.alpha)[: opts.k]
+        if query.vector is None:
+            raise ValueError(f"search_type {opts.search_type!r} needs the query's vector")
+        if opts.search_type == "mmr":
+            found, vectors = self.store.query(query.vector, opts.fetch_k, with_embeddings=True, **filters)
+            return [found[i] for i in mmr_select(query.vector, vectors, opts.k, opts.lambda_mult)]
+        hits = self.store.search(query, opts.k, **filters)
+        if opts.search_type == "similarity_score_threshold":
+            threshold = opts.score_threshold
+            return [hit for hit in hits if threshold is not None and hit.score >= threshold]
+        return hits
+
+    def _lexical(self) -> ChunkStore:
+        if self.lexical is None:
+            raise StoreError(
+                f"collection {self.store.name!r} at {self.store.label} has no lexical index for "
+                "search_type lexical or hybrid; set lexical.enabled: true and run `rag-index index` again"
+            )
+        return self.lexical

@@ -1,0 +1,1 @@
+"""Where chunks are kept: the Chroma collection, the manifest of what each source wrote, and the lock."""

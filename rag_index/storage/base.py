@@ -1,0 +1,54 @@
+"""What every store of chunks offers the index run, verify and search: Chroma and the lexical index alike."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import numpy as np
+
+from rag_index.types import Chunk, ScoredChunk
+
+
+@dataclass(frozen=True)
+class Query:
+    """A query as each store needs it: the text (lexical search) and its vector (dense search)."""
+
+    text: str
+    vector: np.ndarray | None = None
+
+
+class ChunkStore(Protocol):
+    """A store of chunks kept in step with the manifest: written, deleted, listed and searched by id.
+
+    Writes are idempotent (an upsert of the same id and values, a delete of an absent id), so the index
+    run's crash-safe order (mark, write, delete, commit) covers every store the same way.
+    """
+
+    @property
+    def label(self) -> str:
+        """Where the store lives, for messages."""
+        ...
+
+    def upsert(self, chunks: Sequence[Chunk], vectors: np.ndarray) -> None:
+        """Write chunks (with their vectors, which a lexical store ignores)."""
+        ...
+
+    def delete(self, ids: Sequence[str]) -> None:
+        """Remove chunks by id; absent ids are ignored."""
+        ...
+
+    def ids(self) -> set[str]:
+        """Every chunk id the store holds."""
+        ...
+
+    def search(
+        self,
+        query: Query,
+        k: int,
+        where: dict[str, Any] | None = None,
+        where_document: dict[str, Any] | None = None,
+    ) -> list[ScoredChunk]:
+        """The k best chunks for query, best first; scores are higher-is-better."""
+        ...

@@ -1,0 +1,36 @@
+"""`python -m tests.crash_cli POINT:N ARGS...`: the rag-index CLI, SIGKILLed the N-th time it reaches POINT.
+
+The points are the crash-safe writer's (rag_index/storage/writer.py): begun = sources marked in progress,
+upserted = one store has a write batch, written = every store has it, deleted = replaced chunks deleted,
+committed = sources recorded as done, pruning = a deleted file's entry marked for removal, pruned = removed.
+The hook is injected through the CLI's entry point; production code reads no environment for it.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+from collections import Counter
+from collections.abc import Callable
+
+from rag_index.cli import main
+
+
+def kill_at(spec: str) -> Callable[[str], None]:
+    """A checkpoint that SIGKILLs this process the N-th time it passes POINT ("POINT:N")."""
+    name, _, count = spec.partition(":")
+    limit, passed = int(count or 1), Counter[str]()
+
+    def checkpoint(point: str) -> None:
+        if point == name:
+            passed[point] += 1
+            if passed[point] >= limit:
+                os.kill(os.getpid(), signal.SIGKILL)
+
+    return checkpoint
+
+
+if __name__ == "__main__":
+    spec, *argv = sys.argv[1:]
+    sys.exit(main(argv, checkpoint=kill_at(spec)))
