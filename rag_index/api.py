@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from rag_index.build import build_embedder, build_retriever, build_store
+from rag_index.build import build_embedder, build_lexical, build_retriever, build_store
 from rag_index.config import Config, load_config, with_values
 from rag_index.errors import RagIndexError
 from rag_index.index.local import index_with_config
@@ -104,7 +104,8 @@ class RagIndex:
         if self._retriever is None:
             store = self.store
             store.open(self.embedder.fingerprint, create=False)
-            self._retriever = build_retriever(self.config.retrieval, self.embedder, store)
+            lexical = build_lexical(self.config.lexical, store)
+            self._retriever = build_retriever(self.config.retrieval, self.embedder, store, lexical)
         return self._retriever
 
     def search(
@@ -123,10 +124,12 @@ class RagIndex:
         """The collection's size, chunks per source and embedder fingerprint (the model is not loaded)."""
         store = self.store
         store.attach()
+        lexical = build_lexical(self.config.lexical, store)
         return {
             "collection": store.name,
             "path": self.config.store.path,
             "chunks": store.count(),
+            "lexical_chunks": None if lexical is None else lexical.count(),
             "sources": store.sources(),
             "fingerprint": store.stored_fingerprint(),
         }

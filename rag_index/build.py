@@ -7,10 +7,11 @@ import json
 from typing import TYPE_CHECKING
 
 from rag_index.chunking import Chunker, make_chunker
-from rag_index.config import ChunkingConfig, EmbedderConfig, RetrievalConfig, StoreConfig
+from rag_index.config import ChunkingConfig, EmbedderConfig, LexicalConfig, RetrievalConfig, StoreConfig
 from rag_index.embed.model_files import model_state, resolve_model_path
 from rag_index.search.retriever import Retriever
 from rag_index.storage.chroma import ChromaStore, Server
+from rag_index.storage.lexical import LEXICAL_SUFFIX, LexicalIndex
 from rag_index.types import Embedder
 
 if TYPE_CHECKING:  # imported when an embedder is built: an unchanged re-index never imports torch
@@ -45,6 +46,15 @@ def build_store(config: StoreConfig) -> ChromaStore:
     return ChromaStore(config.path, config.collection, config.distance, server=server)
 
 
-def build_retriever(config: RetrievalConfig, embedder: Embedder, store: ChromaStore) -> Retriever:
-    """The retriever a `retrieval:` section describes, over an open store."""
-    return Retriever(embedder, store, **config.model_dump())
+def build_lexical(config: LexicalConfig, store: ChromaStore) -> LexicalIndex | None:
+    """The lexical index kept beside the store's collection (None when lexical.enabled is off)."""
+    if not config.enabled:
+        return None
+    return LexicalIndex(store.state_file(LEXICAL_SUFFIX), config, filter_ids=store.ids_where)
+
+
+def build_retriever(
+    config: RetrievalConfig, embedder: Embedder, store: ChromaStore, lexical: LexicalIndex | None = None
+) -> Retriever:
+    """The retriever a `retrieval:` section describes, over an open store (and its lexical index)."""
+    return Retriever(embedder, store, lexical=lexical, **config.model_dump())

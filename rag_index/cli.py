@@ -169,6 +169,8 @@ def cmd_info(args: argparse.Namespace) -> int:
         _print_json(info)
     else:
         print(f"collection {info['collection']!r} at {info['path']}: {info['chunks']} chunk(s)")
+        if info["lexical_chunks"] is not None:
+            print(f"lexical index: {info['lexical_chunks']} chunk(s)")
         print(f"fingerprint: {json.dumps(info['fingerprint'], sort_keys=True)}")
         for source, count in info["sources"].items():
             print(f"  {count:6d}  {source}")
@@ -231,6 +233,12 @@ def cmd_verify(args: argparse.Namespace) -> int:
             print(f"drift: {source}: its last write was interrupted")
         for source in drift.outdated:
             print(f"drift: {source}: indexed with other loader or chunking settings")
+        if drift.lexical_stale:
+            print("drift: the lexical index is incomplete or was built for another collection or settings")
+        for source, ids in drift.lexical_missing.items():
+            print(f"drift: {source}: {len(ids)} chunk(s) missing from the lexical index")
+        if drift.lexical_stray:
+            print(f"drift: {len(drift.lexical_stray)} chunk(s) in the lexical index that no source claims")
         if drift.ok:
             print("ok: the manifest and the store agree")
         elif after is not None:

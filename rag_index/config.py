@@ -16,12 +16,14 @@ from rag_index.errors import ConfigError
 from rag_index.loaders import FORMATS, PDF_BACKENDS
 from rag_index.search.options import RetrievalConfig
 from rag_index.settings import Section, one_of, validated
+from rag_index.storage.lexical import LexicalConfig
 
 __all__ = [
     "ChunkingConfig",
     "Config",
     "ConfigError",
     "EmbedderConfig",
+    "LexicalConfig",
     "LoaderConfig",
     "RetrievalConfig",
     "StoreConfig",
@@ -92,6 +94,7 @@ class Config(Section):
     chunking: ChunkingConfig = Field(default_factory=ChunkingConfig)
     embedder: EmbedderConfig = Field(default_factory=EmbedderConfig)
     store: StoreConfig = Field(default_factory=StoreConfig)
+    lexical: LexicalConfig = Field(default_factory=LexicalConfig)
     retrieval: RetrievalConfig = Field(default_factory=RetrievalConfig)
 
 

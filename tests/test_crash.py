@@ -21,8 +21,8 @@ from pathlib import Path
 import pytest
 from chromadb.api.client import SharedSystemClient
 
-from rag_index.build import build_store
-from rag_index.config import Config, load_config
+from rag_index.build import build_lexical, build_store
+from rag_index.config import Config, LexicalConfig, load_config
 from rag_index.index.local import index_with_config
 from rag_index.index.run import open_manifest
 from rag_index.index.verify import current_settings, find_drift
@@ -90,8 +90,8 @@ def config_for(store: Path, model: Path) -> Config:
 
 def snapshot(
     config: Config,
-) -> tuple[dict[str, tuple[str, str]], dict[str, tuple[str | None, tuple[str, ...]]]]:
-    """(id -> (source, text) in the store, source -> (content hash, chunk ids) in the manifest)."""
+) -> tuple[dict[str, tuple[str, str]], dict[str, tuple[str | None, tuple[str, ...]]], set[str]]:
+    """Store (id -> source, text), manifest (source -> content hash, chunk ids) and lexical ids."""
     store = build_store(config.store)
     store.attach()
     got = store.collection.get(include=["metadatas", "documents"])
@@ -103,7 +103,9 @@ def snapshot(
     manifest = open_manifest(store)
     entries = {s: (e.content_hash, tuple(sorted(e.chunk_ids))) for s, e in manifest.entries().items()}
     manifest.close()
-    return chunks, entries
+    lexical = build_lexical(config.lexical, store)
+    assert lexical is not None and lexical.describes(store.collection_id)
+    return chunks, entries, lexical.ids()
 
 
 def assert_manifest_claims_only_stored_chunks(config: Config) -> None:
@@ -155,6 +157,9 @@ def check_recovery(tmp_path: Path, tiny_model: Path, clean, kill_at: str, first_
         pytest.param("written:3", marks=pytest.mark.slow),
         pytest.param("committed:2", marks=pytest.mark.slow),
         pytest.param("pruning:1", marks=pytest.mark.slow),  # a deleted file marked, its chunks not yet gone
+        "upserted:1",  # a batch in the collection, not yet in the lexical index
+        pytest.param("upserted:4", marks=pytest.mark.slow),
+        pytest.param("pruned:1", marks=pytest.mark.slow),  # a deleted file's chunks gone, entry removed
     ],
 )
 def test_update_killed_at_any_point_converges_to_a_clean_run(
@@ -166,6 +171,23 @@ def test_update_killed_at_any_point_converges_to_a_clean_run(
 @pytest.mark.slow
 def test_first_run_killed_mid_write_converges_to_a_clean_run(tmp_path: Path, tiny_model: Path, clean) -> None:
     check_recovery(tmp_path, tiny_model, clean, "written:2", first_run_is_v1=False)
+
+
+def test_a_lexical_rebuild_killed_midway_converges_to_a_clean_run(
+    tmp_path: Path, tiny_model: Path, clean
+) -> None:
+    """An index made without a lexical index gets one on the next run; killing that rebuild loses nothing."""
+    root, store = tmp_path / "docs", tmp_path / "store"
+    write_v1(root)
+    index_with_config(
+        root, config_for(store, tiny_model).model_copy(update={"lexical": LexicalConfig(enabled=False)})
+    )
+    write_v2(root)
+    killed = cli_index(root, store, tiny_model, "rebuilt:1")
+    assert killed.returncode == -signal.SIGKILL, killed.stderr[-2000:]
+    config = config_for(store, tiny_model)
+    index_with_config(root, config, progress=False)
+    assert snapshot(config) == clean
 
 
 def test_a_second_writer_fails_clearly_while_the_lock_is_held(tmp_path: Path, tiny_model: Path) -> None:

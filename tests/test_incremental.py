@@ -10,7 +10,7 @@ import pytest
 
 import rag_index.index.local as local_engine
 import rag_index.index.run as pipeline
-from rag_index.build import build_chunker, build_embedder, build_store
+from rag_index.build import build_chunker, build_embedder, build_lexical, build_store
 from rag_index.chunking import make_chunker
 from rag_index.config import LoaderConfig
 from rag_index.index.local import index_with_config, unchanged_report
@@ -249,12 +249,14 @@ def test_an_unchanged_rerun_builds_no_embedder_and_reports_what_a_full_run_repor
     first = index_with_config(folder, config, progress=False)
     assert first.files_indexed == 3 and len(first.skipped) == 1
     embedder = build_embedder(config.embedder)
+    store = build_store(config.store)
     full = index_folder(
         folder,
         config.loader,
         build_chunker(config.chunking, embedder),
         embedder,
-        build_store(config.store),
+        store,
+        lexical=build_lexical(config.lexical, store),
         progress=False,
     )
     without_embedder(monkeypatch)

@@ -12,7 +12,8 @@ from rag_index.chunking import make_chunker
 from rag_index.config import LoaderConfig
 from rag_index.index.run import index_folder
 from rag_index.search.retriever import Retriever
-from rag_index.storage.chroma import ChromaStore, StoreError, chroma_metadata
+from rag_index.storage.base import chroma_metadata
+from rag_index.storage.chroma import ChromaStore, StoreError
 from rag_index.types import Chunk
 from tests.fakes import FakeEmbedder
 

@@ -8,12 +8,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from rag_index.build import build_store
+from rag_index.build import build_lexical, build_store
 from rag_index.cli import main
 from rag_index.config import Config, load_config
 from rag_index.index.local import index_with_config
 from rag_index.index.run import open_manifest
 from rag_index.index.verify import verify
+from rag_index.storage.lexical import LexicalIndex
 from rag_index.types import Chunk
 from tests.tiny_model import make_tiny_model
 
@@ -139,3 +140,46 @@ def test_verify_of_a_missing_collection_is_a_clear_error(
 ) -> None:
     assert main(["verify", "--set", f"store.path={tmp_path / 'nothing'}"]) == 2
     assert "no collection 'rag-index'" in capsys.readouterr().err
+
+
+def lexical_of(config: Config) -> LexicalIndex:
+    store = build_store(config.store)
+    store.attach()
+    lexical = build_lexical(config.lexical, store)
+    assert lexical is not None
+    return lexical
+
+
+def test_lexical_drift_is_found_and_repaired(indexed: tuple[Path, Config]) -> None:
+    _, config = indexed
+    lexical = lexical_of(config)
+    before = lexical.ids()
+    assert before == set(store_contents(config))
+    gone = sorted(i for i, source in store_contents(config).items() if source == "beta.txt")[:2]
+    lexical.delete(gone)
+    lexical.upsert([Chunk("stray-id", "d", "an orphan text", 0, 14, {"source": "nowhere.txt"})])
+    drift, after = verify(config, repair=True)
+    assert drift.lexical_missing == {"beta.txt": gone} and drift.lexical_stray == ["stray-id"]
+    assert not drift.missing and not drift.stray  # the collection itself is fine
+    assert after is not None and after.ok
+    assert lexical_of(config).ids() == before
+
+
+def test_a_stale_lexical_index_is_rebuilt_by_repair(indexed: tuple[Path, Config]) -> None:
+    _, config = indexed
+    lexical = lexical_of(config)
+    before = lexical.ids()
+    lexical.reset()  # as a rebuild killed midway leaves it: empty and marked incomplete
+    drift, after = verify(config)
+    assert drift.lexical_stale and not drift.ok and after is None
+    assert main(["verify", "--json", *[f"--set={s}" for s in settings_of(config)]]) == 1
+    drift, after = verify(config, repair=True)
+    assert after is not None and after.ok and lexical_of(config).ids() == before
+
+
+def settings_of(config: Config) -> list[str]:
+    return [
+        f"store.path={config.store.path}",
+        f"embedder.model={config.embedder.model}",
+        "embedder.pooling=mean",
+    ]

@@ -7,11 +7,12 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from rag_index.build import build_chunker, build_embedder, build_store, embedder_key
+from rag_index.build import build_chunker, build_embedder, build_lexical, build_store, embedder_key
 from rag_index.config import Config
 from rag_index.index.report import IndexReport
 from rag_index.index.run import Indexer, open_manifest, store_lock
 from rag_index.index.survey import Survey
+from rag_index.storage.lexical import LEXICAL_SUFFIX
 from rag_index.storage.manifest import settings_fingerprint
 from rag_index.storage.writer import Checkpoint, no_checkpoint
 from rag_index.types import Embedder
@@ -35,6 +36,11 @@ def unchanged_report(root: Path, config: Config, prune: bool = True, wait: float
         store.attach()
         if manifest.collection_id != store.collection_id:
             return None
+        lexical = build_lexical(config.lexical, store)
+        if lexical is not None and not lexical.describes(store.collection_id):
+            return None  # new, rebuilt, or with other settings: the full run brings it up to date
+        if lexical is None and store.state_file(LEXICAL_SUFFIX).exists():
+            return None  # turned off: the full run removes it
         report = IndexReport(root=str(root), collection=store.name, store=store.label)
         chunking = config.chunking.model_dump()  # what the chunker built from it reports as its settings
         settings = settings_fingerprint(config.loader.text_settings(), chunking, fingerprint)
@@ -54,7 +60,9 @@ def configured_indexer(
     """The Indexer a config describes (the embedder is built unless given)."""
     embedder = embedder if embedder is not None else build_embedder(config.embedder)
     chunker = build_chunker(config.chunking, embedder)
-    return Indexer(config.loader, chunker, embedder, build_store(config.store), checkpoint)
+    store = build_store(config.store)
+    lexical = build_lexical(config.lexical, store)
+    return Indexer(config.loader, chunker, embedder, store, lexical, checkpoint)
 
 
 def index_configured(

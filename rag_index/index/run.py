@@ -28,6 +28,7 @@ from rag_index.index.survey import Survey
 from rag_index.loaders import LoadError, load_file
 from rag_index.storage.base import ChunkStore
 from rag_index.storage.chroma import TEXT_HASH_KEY, ChromaStore
+from rag_index.storage.lexical import LEXICAL_SUFFIX, LexicalIndex, discard
 from rag_index.storage.lock import StoreLock
 from rag_index.storage.manifest import Manifest, settings_fingerprint
 from rag_index.storage.writer import WRITE_BATCH, Checkpoint, ChunkWriter, SourceChange, no_checkpoint
@@ -48,6 +49,23 @@ def store_lock(store: ChromaStore, wait: float = 0.0) -> StoreLock:
     return StoreLock(store.state_file(".lock"), f"collection {store.name!r} at {store.label}", wait)
 
 
+def sync_lexical(store: ChromaStore, lexical: LexicalIndex, checkpoint: Checkpoint = no_checkpoint) -> None:
+    """Make the lexical index hold exactly the collection's chunks (rebuilt from their stored texts).
+
+    Needed when it is new, describes another collection (recreated) or other settings, or a rebuild
+    was interrupted: it is marked complete only at the end, so a kill midway means another rebuild.
+    Chunks of interrupted writes are copied too; the manifest lists them, so they are cleaned up as
+    in the collection.
+    """
+    if lexical.describes(store.collection_id):
+        return
+    lexical.reset()
+    for page in store.chunks():
+        lexical.upsert(page)
+        checkpoint("rebuilt")
+    lexical.mark(store.collection_id)
+
+
 @dataclass
 class Indexer:
     """An index run's collaborators: how files become chunks and vectors, and where the chunks go.
@@ -60,12 +78,13 @@ class Indexer:
     chunker: Chunker
     embedder: Embedder
     store: ChromaStore
+    lexical: LexicalIndex | None = None
     checkpoint: Checkpoint = no_checkpoint
 
     @property
     def stores(self) -> list[ChunkStore]:
-        """Every store a chunk is written to."""
-        return [self.store]
+        """Every store a chunk is written to: the collection, then its lexical index."""
+        return [self.store] if self.lexical is None else [self.store, self.lexical]
 
     def settings(self) -> str:
         """The fingerprint of everything that decides a file's chunks and vectors."""
@@ -103,6 +122,10 @@ class Indexer:
             # of the listed chunks are in it. Checked by id, not by "just created", so a kill right after
             # creating the collection cannot leave a stale manifest behind.
             manifest.reset(self.store.collection_id)
+        if self.lexical is None:
+            discard(self.store.state_file(LEXICAL_SUFFIX))  # off: an old index is removed, not left stale
+        else:
+            sync_lexical(self.store, self.lexical, self.checkpoint)
         survey = Survey(root, self.loader, manifest.entries(), self.settings(), report)
         writer = ChunkWriter(manifest, self.stores, self.checkpoint)
         cache = EmbeddingCache(self.embedder, self.store)
@@ -180,12 +203,16 @@ def index_folder(
     embedder: Embedder,
     store: ChromaStore,
     *,
+    lexical: LexicalIndex | None = None,
     recreate: bool = False,
     prune: bool = True,
     progress: bool = True,
     wait: float = 0.0,
 ) -> IndexReport:
-    """Index root with these parts: locks the store (waiting up to wait seconds) and opens its manifest."""
-    indexer = Indexer(loader, chunker, embedder, store)
+    """Index root with these parts: locks the store (waiting up to wait seconds) and opens its manifest.
+
+    Without a lexical index, one left from an earlier run is removed (it would no longer be complete).
+    """
+    indexer = Indexer(loader, chunker, embedder, store, lexical)
     with indexer.session(wait) as manifest:
         return indexer.run(root, manifest, recreate=recreate, prune=prune, progress=progress)

@@ -8,12 +8,14 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from rag_index.build import build_store
+from rag_index.build import build_lexical, build_store
 from rag_index.config import Config
 from rag_index.index.local import configured_indexer
-from rag_index.index.run import Indexer, open_manifest, store_lock
+from rag_index.index.run import Indexer, open_manifest, store_lock, sync_lexical
+from rag_index.storage.base import ChunkStore
 from rag_index.storage.chroma import ChromaStore
-from rag_index.storage.manifest import Manifest, settings_fingerprint
+from rag_index.storage.lexical import LexicalIndex
+from rag_index.storage.manifest import Entry, Manifest, settings_fingerprint
 from rag_index.storage.writer import Checkpoint, ChunkWriter, no_checkpoint
 from rag_index.types import Embedder
 
@@ -30,16 +32,21 @@ class Drift:
     incomplete: list[str] = field(default_factory=list)  # sources whose last write was interrupted
     outdated: list[str] = field(default_factory=list)  # sources chunked with other settings than now
     counts: dict[str, dict[str, int]] = field(default_factory=dict)  # source -> {manifest, store} if unequal
+    chunks_in_lexical: int | None = None  # None: no lexical index is kept
+    lexical_stale: bool = False  # the lexical index describes another collection or settings: rebuild it
+    lexical_missing: dict[str, list[str]] = field(default_factory=dict)  # source -> its ids the index lacks
+    lexical_stray: list[str] = field(default_factory=list)  # ids in the lexical index no source claims
 
     @property
     def ok(self) -> bool:
         """Whether nothing needs repair."""
-        return not (self.missing or self.stray or self.incomplete or self.outdated)
+        lexical = self.lexical_stale or self.lexical_missing or self.lexical_stray
+        return not (self.missing or self.stray or self.incomplete or self.outdated or lexical)
 
     @property
     def to_reindex(self) -> list[str]:
-        """Sources to index again: missing chunks, interrupted writes, old settings."""
-        return sorted({*self.missing, *self.incomplete, *self.outdated})
+        """Sources to index again: missing chunks (in either index), interrupted writes, old settings."""
+        return sorted({*self.missing, *self.incomplete, *self.outdated, *self.lexical_missing})
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready report."""
@@ -55,8 +62,10 @@ def current_settings(store: ChromaStore, loader: dict[str, Any], chunking: dict[
     return settings_fingerprint(loader, chunking, store.stored_fingerprint())
 
 
-def find_drift(store: ChromaStore, manifest: Manifest, settings: str) -> Drift:
-    """Compare every id and source of the manifest with the store's contents."""
+def find_drift(
+    store: ChromaStore, manifest: Manifest, settings: str, lexical: LexicalIndex | None = None
+) -> Drift:
+    """Compare every id and source of the manifest with the store's contents (and the lexical index's)."""
     store.attach()
     entries = manifest.entries()
     in_store: dict[str, str] = {id_: str(meta.get("source", "?")) for id_, meta in store.records()}
@@ -80,7 +89,24 @@ def find_drift(store: ChromaStore, manifest: Manifest, settings: str) -> Drift:
     for source, count in store_counts.items():
         if source not in entries:
             drift.counts[source] = {"manifest": 0, "store": count}
+    if lexical is not None:
+        _lexical_drift(drift, store, lexical, entries, claimed)
     return drift
+
+
+def _lexical_drift(
+    drift: Drift, store: ChromaStore, lexical: LexicalIndex, entries: dict[str, Entry], claimed: set[str]
+) -> None:
+    in_lexical = lexical.ids()
+    drift.chunks_in_lexical = len(in_lexical)
+    if not lexical.describes(store.collection_id):
+        drift.lexical_stale = True  # rebuilt whole: its ids say nothing about single sources
+        return
+    drift.lexical_stray = sorted(in_lexical - claimed)
+    for source, entry in entries.items():
+        absent = [id_ for id_ in entry.chunk_ids if id_ not in in_lexical]
+        if entry.done and absent:
+            drift.lexical_missing[source] = sorted(absent)
 
 
 def roots_of(manifest: Manifest, sources: list[str]) -> dict[Path, set[str]]:
@@ -113,19 +139,25 @@ def verify(
     something must be re-embedded.
     """
     store = build_store(config.store)
+    lexical = build_lexical(config.lexical, store)
     with store_lock(store, wait), contextlib.closing(open_manifest(store)) as manifest:
         settings = current_settings(store, config.loader.text_settings(), config.chunking.model_dump())
-        drift = find_drift(store, manifest, settings)
+        drift = find_drift(store, manifest, settings, lexical)
         if not repair or drift.ok:
             return drift, None
         store.delete(drift.stray)
+        stores: list[ChunkStore] = [store]
+        if lexical is not None:
+            lexical.delete(drift.lexical_stray)
+            sync_lexical(store, lexical, checkpoint)
+            stores.append(lexical)
         redo = drift.to_reindex
         mark_for_reindex(manifest, redo)
         indexer: Indexer | None = None
         for root, sources in roots_of(manifest, redo).items():
             if not root.is_dir():
-                ChunkWriter(manifest, [store], checkpoint).forget(sorted(sources))
+                ChunkWriter(manifest, stores, checkpoint).forget(sorted(sources))
                 continue
             indexer = indexer or configured_indexer(config, embedder, checkpoint)
             indexer.run(root, manifest, prune=False, only=sources, progress=False)
-        return drift, find_drift(store, manifest, settings)
+        return drift, find_drift(store, manifest, settings, lexical)

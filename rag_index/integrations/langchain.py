@@ -17,7 +17,7 @@ from langchain_core.embeddings import Embeddings
 from langchain_core.retrievers import BaseRetriever
 from pydantic import ConfigDict, model_validator
 
-from rag_index.build import build_embedder, build_retriever, build_store
+from rag_index.build import build_embedder, build_lexical, build_retriever, build_store
 from rag_index.config import EmbedderConfig, RetrievalConfig, load_config
 from rag_index.search.context import format_context
 from rag_index.search.retriever import Retriever
@@ -134,7 +134,8 @@ class RagIndexRetriever(BaseRetriever):
         embedder = shared_embedder(config.embedder)
         store = build_store(config.store)
         store.open(embedder.fingerprint, create=False)
-        return cls(retriever=build_retriever(config.retrieval, embedder, store), **options)
+        lexical = build_lexical(config.lexical, store)
+        return cls(retriever=build_retriever(config.retrieval, embedder, store, lexical), **options)
 
     def _get_relevant_documents(
         self, query: str, *, run_manager: CallbackManagerForRetrieverRun, **kwargs: Any

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -9,6 +11,32 @@ from typing import Any, Protocol
 import numpy as np
 
 from rag_index.types import Chunk, ScoredChunk
+
+
+def chroma_metadata(metadata: dict[str, Any]) -> dict[str, str | int | float | bool]:
+    """Metadata Chroma accepts: scalar values only; None dropped, anything else as text.
+
+    Integers outside int64 and non-finite floats, which Chroma rejects, are kept as text too.
+    """
+    flat: dict[str, str | int | float | bool] = {}
+    for key, value in metadata.items():
+        if value is None or not str(key):
+            continue
+        flat[str(key)] = value if _chroma_scalar(value) else json.dumps(value, default=str)
+    return flat
+
+
+def _chroma_scalar(value: Any) -> bool:
+    if isinstance(value, bool | str):
+        return True
+    if isinstance(value, int):
+        return -(2**63) <= value < 2**63
+    return isinstance(value, float) and math.isfinite(value)
+
+
+def stored_metadata(chunk: Chunk) -> dict[str, str | int | float | bool]:
+    """The metadata every store keeps for a chunk: its own, plus doc_id, as Chroma accepts it."""
+    return chroma_metadata({**chunk.metadata, "doc_id": chunk.doc_id})
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import logging
-import math
 import os
 import sqlite3
 import time
@@ -16,7 +15,7 @@ from typing import Any, Literal, TypeVar, overload
 import numpy as np
 
 from rag_index.errors import StoreError
-from rag_index.storage.base import Query
+from rag_index.storage.base import Query, stored_metadata
 from rag_index.types import Chunk, ScoredChunk
 
 FINGERPRINT_KEY = "rag_index_fingerprint"
@@ -33,27 +32,6 @@ def _distance_to_score(distance: float, space: str) -> float:
     if space == "l2":
         return 1.0 - distance / 2.0
     return 1.0 - distance
-
-
-def chroma_metadata(metadata: dict[str, Any]) -> dict[str, str | int | float | bool]:
-    """Metadata Chroma accepts: scalar values only; None dropped, anything else as text.
-
-    Integers outside int64 and non-finite floats, which Chroma rejects, are kept as text too.
-    """
-    flat: dict[str, str | int | float | bool] = {}
-    for key, value in metadata.items():
-        if value is None or not str(key):
-            continue
-        flat[str(key)] = value if _chroma_scalar(value) else json.dumps(value, default=str)
-    return flat
-
-
-def _chroma_scalar(value: Any) -> bool:
-    if isinstance(value, bool | str):
-        return True
-    if isinstance(value, int):
-        return -(2**63) <= value < 2**63
-    return isinstance(value, float) and math.isfinite(value)
 
 
 @dataclass(frozen=True)
@@ -253,7 +231,7 @@ class ChromaStore:
             ids = [chunk.id for chunk in batch]
             embeddings = vectors[start : start + step]
             documents = [chunk.text for chunk in batch]
-            metadatas = [chroma_metadata({**chunk.metadata, "doc_id": chunk.doc_id}) for chunk in batch]
+            metadatas = [stored_metadata(chunk) for chunk in batch]
             self._call(
                 self.collection.upsert,
                 ids=ids,
@@ -287,6 +265,38 @@ class ChromaStore:
     def ids(self) -> set[str]:
         """Every chunk id in the collection."""
         return {id_ for id_, _ in self.records()}
+
+    def ids_where(self, where: dict[str, Any] | None, where_document: dict[str, Any] | None) -> set[str]:
+        """The ids of the chunks a filter selects, by Chroma's own rules (the lexical index asks this)."""
+        found: set[str] = set()
+        step, offset = self._batch_size(), 0
+        while True:
+            page = self._call(
+                self.collection.get,
+                where=where,
+                where_document=where_document,
+                include=[],
+                limit=step,
+                offset=offset,
+            )
+            found.update(page["ids"])
+            if len(page["ids"]) < step:
+                return found
+            offset += step
+
+    def chunks(self) -> Iterator[list[Chunk]]:
+        """Every chunk with its text and stored metadata, a page at a time (rebuilding the lexical index)."""
+        total, step = self.count(), self._batch_size()
+        for offset in range(0, total, step):
+            page = self._call(
+                self.collection.get, include=["documents", "metadatas"], limit=step, offset=offset
+            )
+            yield [
+                Chunk(
+                    id_, str((meta or {}).get("doc_id", "")), text or "", 0, len(text or ""), dict(meta or {})
+                )
+                for id_, text, meta in zip(page["ids"], page["documents"], page["metadatas"], strict=True)
+            ]
 
     def search(
         self,

@@ -1,0 +1,95 @@
+"""Lexical and hybrid search: fusion rules, the Retriever's new search types, filters on both sides."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from rag_index.errors import StoreError
+from rag_index.search.fusion import fuse
+from rag_index.search.retriever import Retriever
+from rag_index.storage.chroma import ChromaStore
+from rag_index.storage.lexical import LexicalConfig, LexicalIndex
+from rag_index.types import Chunk, ScoredChunk
+from tests.fakes import FakeEmbedder
+from tests.test_retriever import TEXTS, make_store
+
+
+def hit(id_: str, score: float) -> ScoredChunk:
+    return ScoredChunk(id_, f"text of {id_}", score, {"source": id_})
+
+
+def test_rrf_adds_one_over_k_plus_rank_per_side() -> None:
+    fused = fuse([hit("a", 0.9), hit("b", 0.8)], [hit("b", 12.0), hit("c", 3.0)], "rrf", rrf_k=60)
+    scores = {h.id: h.score for h in fused}
+    assert scores == pytest.approx({"b": 1 / 62 + 1 / 61, "a": 1 / 61, "c": 1 / 62})
+    assert [h.id for h in fused] == ["b", "a", "c"]
+    b = fused[0].metadata
+    assert (b["dense_rank"], b["dense_score"], b["lexical_rank"], b["lexical_score"]) == (2, 0.8, 1, 12.0)
+    assert "lexical_rank" not in fused[1].metadata  # a came from the dense side only
+
+
+def test_convex_mixes_per_query_scaled_scores_with_alpha() -> None:
+    dense = [hit("a", 0.9), hit("b", 0.7), hit("c", 0.5)]
+    lexical = [hit("c", 10.0), hit("b", 6.0)]
+    fused = {h.id: h.score for h in fuse(dense, lexical, "convex", alpha=0.25)}
+    # dense scaled: a 1, b .5, c 0; lexical scaled: c 1, b 0 (a absent: 0)
+    assert fused == pytest.approx({"a": 0.75, "b": 0.375, "c": 0.25})
+    assert next(h.id for h in fuse(dense, lexical, "convex", alpha=1.0)) == "c"
+    assert next(h.id for h in fuse(dense, lexical, "convex", alpha=0.0)) == "a"
+
+
+def test_fusion_of_empty_sides_and_ties_is_stable() -> None:
+    assert fuse([], [], "rrf") == []
+    assert [h.id for h in fuse([hit("x", 1.0)], [], "convex")] == ["x"]
+    tied = fuse([hit("b", 0.5), hit("a", 0.5)], [], "convex")  # equal scores: dense order decides
+    assert [h.id for h in tied] == ["b", "a"]
+
+
+@pytest.fixture(scope="module")
+def hybrid(tmp_path_factory: pytest.TempPathFactory) -> Retriever:
+    embedder = FakeEmbedder()
+    store = make_store(embedder=embedder)
+    lexical = LexicalIndex(tmp_path_factory.mktemp("lexical"), LexicalConfig(), filter_ids=store.ids_where)
+    lexical.upsert(
+        [
+            Chunk(id_, f"doc-{id_}", text, 0, len(text), {"source": source, "page": page})
+            for id_, (text, source, page) in TEXTS.items()
+        ]
+    )
+    return Retriever(embedder, store, k=3, lexical=lexical, search_type="hybrid", fetch_k=6)
+
+
+def test_lexical_search_type_ranks_by_bm25(hybrid: Retriever) -> None:
+    hits = hybrid.search("lighthouse", search_type="lexical")
+    assert [h.id for h in hits] == ["harbour"]
+
+
+def test_hybrid_returns_fused_hits_that_explain_themselves(hybrid: Retriever) -> None:
+    for fusion in ("rrf", "convex"):
+        hits = hybrid.search("warranty years", fusion=fusion)
+        assert hits[0].id == "warranty" and len(hits) == 3
+        assert {"dense_score", "dense_rank", "lexical_score", "lexical_rank"} <= set(hits[0].metadata)
+        assert [h.score for h in hits] == sorted((h.score for h in hits), reverse=True)
+
+
+def test_filters_apply_to_both_sides(hybrid: Retriever) -> None:
+    for search_type in ("lexical", "hybrid"):
+        hits = hybrid.search("Aurora grinder burrs", search_type=search_type, where={"source": "faq.txt"})
+        assert hits and {h.metadata["source"] for h in hits} == {"faq.txt"}
+        hits = hybrid.search("Aurora", search_type=search_type, where_document={"$contains": "warranty"})
+        assert [h.id for h in hits] == ["warranty"]
+
+
+def test_hybrid_needs_fetch_k_of_at_least_k(hybrid: Retriever) -> None:
+    with pytest.raises(ValueError, match=r"fetch_k \(6\) must be at least k \(8\) for search_type 'hybrid'"):
+        hybrid.search("Aurora", k=8)
+
+
+def test_a_store_without_lexical_index_says_how_to_get_one(tmp_path: Path) -> None:
+    embedder = FakeEmbedder()
+    plain = Retriever(embedder, make_store(embedder=embedder), search_type="hybrid")
+    with pytest.raises(StoreError, match=r"has no lexical index .* set lexical\.enabled: true"):
+        plain.search("Aurora")
+    assert isinstance(plain.store, ChromaStore)
