@@ -21,9 +21,18 @@ from rag_index.evaluation import (
     load_dataset,
     subset,
 )
-from rag_index.evaluation.runner import EVAL_HNSW, chroma_search, collection_name, encode_blocks
+from rag_index.evaluation.runner import (
+    EVAL_HNSW,
+    collection_name,
+    encode_blocks,
+    index_units,
+    retriever_search,
+)
+from rag_index.search.retriever import Retriever
 from rag_index.storage.chroma import ChromaStore
+from rag_index.storage.lexical import LexicalConfig, LexicalIndex
 from tests.conftest import SHARED
+from tests.fakes import FakeEmbedder
 
 SCIFACT = SHARED / "datasets" / "scifact"
 
@@ -203,16 +212,42 @@ def test_eval_mistakes_exit_2_with_one_line(
     assert message in err and len(err.strip().splitlines()) == 1
 
 
-def test_chroma_search_scores_a_document_by_its_best_chunk(tmp_path: Path) -> None:
+def test_retriever_search_scores_a_document_by_its_best_chunk(tmp_path: Path) -> None:
     units = np.array([[1.0, 0.0], [0.0, 1.0], [0.6, 0.8], [-1.0, 0.0]], dtype=np.float32)
     queries = np.array([[0.0, 2.0], [1.0, 0.1]], dtype=np.float32)
     store = ChromaStore(str(tmp_path), "eval-units", hnsw=EVAL_HNSW)
-    run = chroma_search(store, ["q", "r"], queries, units, ["a", "b", "a", "c"], 2, {"test": 1})
+    texts = ["alpha one", "beta two", "alpha three", "gamma four"]
+    index_units(store, None, texts, units, ["a", "b", "a", "c"], {"test": 1})
+    retriever = Retriever(FakeEmbedder(), store)
+    run = retriever_search(retriever, ["q", "r"], ["", ""], queries, 4, 3, 2)
     exact = exact_search(["q", "r"], queries, units, ["a", "b", "a", "c"], depth=2)
     assert run.keys() == exact.keys()
     for qid in run:
         assert run[qid] == {doc: pytest.approx(score, abs=1e-5) for doc, score in exact[qid].items()}
     assert store.count() == 4 and store.stored_fingerprint() == {"test": 1}
+
+
+def test_lexical_and_hybrid_points_search_the_lexical_index(tmp_path: Path) -> None:
+    units = np.array([[1.0, 0.0], [0.0, 1.0], [0.6, 0.8]], dtype=np.float32)
+    store = ChromaStore(str(tmp_path), "eval-units", hnsw=EVAL_HNSW)
+    lexical = LexicalIndex(tmp_path / "lexical", LexicalConfig(), filter_ids=store.ids_where)
+    index_units(
+        store, lexical, ["kettle boils water", "grinder burrs", "kettle lid"], units, ["a", "b", "c"], {}
+    )
+    assert lexical.describes(store.collection_id) and lexical.count() == 3
+    query = np.array([[0.0, 1.0]], dtype=np.float32)  # dense side prefers b
+    lexical_run = retriever_search(
+        Retriever(FakeEmbedder(), store, lexical=lexical, search_type="lexical"),
+        ["q"],
+        ["kettle"],
+        query,
+        3,
+        3,
+        2,
+    )
+    assert set(lexical_run["q"]) == {"a", "c"}
+    hybrid = Retriever(FakeEmbedder(), store, lexical=lexical, search_type="hybrid", fetch_k=3, k=2)
+    assert set(retriever_search(hybrid, ["q"], ["kettle"], query, 3, 3, 3)["q"]) == {"a", "b", "c"}
 
 
 def test_collection_names_are_valid_for_chroma_and_follow_the_key() -> None:
@@ -231,7 +266,11 @@ def test_chroma_and_exact_search_agree_on_a_scifact_subset(embedder: PoolingEmbe
     queries = encode_blocks(embedder, [dataset.queries[q] for q in query_ids], ["mean"], "queries", False)
     unit_docs = [d.metadata["eval_id"] for d in documents]
     store = ChromaStore(str(tmp_path), "eval-scifact", hnsw=EVAL_HNSW)
-    chroma = chroma_search(store, query_ids, queries["mean"], units, unit_docs, 100, {"subset": True})
+    index_units(store, None, [d.text for d in documents], units, unit_docs, {"subset": True})
+    chroma = retriever_search(
+        Retriever(embedder, store), query_ids, ["" for _ in query_ids], queries["mean"], len(units),
+        len(documents), 100,
+    )  # fmt: skip
     exact = exact_search(query_ids, queries["mean"], units, unit_docs, 100)
     assert store.count() == len(documents) == len(dataset.corpus_ids)
     metrics = ["ndcg@10", "recall@10", "recall@100", "mrr@10", "map@100"]

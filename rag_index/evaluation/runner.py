@@ -1,9 +1,11 @@
 """Run a dataset's queries against every point of a config grid and score the rankings.
 
-Search "chroma" (the default) upserts each point's units into its own Chroma collection and queries it,
-as `rag-index query` would; its HNSW index is built with ef_search/ef_construction high enough to match
-exact search on these corpora. Search "exact" is exact cosine similarity in numpy, as the BEIR and MTEB
-reference figures are. Points that differ only in pooling share one forward pass per batch.
+Search "chroma" (the default) writes each pooling's units into its own Chroma collection (and, for
+lexical and hybrid search, its own lexical index) and asks the same Retriever `rag-index query` uses, with
+every `retrieval:` option of the point; the HNSW index is built with ef_search/ef_construction high enough
+to match exact search on these corpora. Search "exact" is exact cosine similarity in numpy, as the BEIR
+and MTEB reference figures are (similarity search only). Points that differ only in pooling or retrieval
+options share one forward pass per batch.
 """
 
 from __future__ import annotations
@@ -28,12 +30,15 @@ from rag_index.embed.embedder import PoolingEmbedder
 from rag_index.evaluation.cache import EvalCache
 from rag_index.evaluation.datasets import RetrievalDataset
 from rag_index.evaluation.metrics import DEFAULT_METRICS, evaluate, parse_metric
+from rag_index.search.retriever import Retriever
+from rag_index.storage.base import Query
 from rag_index.storage.chroma import ChromaStore
+from rag_index.storage.lexical import LEXICAL_SUFFIX, LexicalIndex
 from rag_index.types import Chunk
 
 ENCODE_BLOCK = 512  # texts per encode_pooled call: a progress step; batches inside stay length-sorted
 QUERY_BLOCK = 256  # queries scored together: bounds the [queries, units] similarity matrix
-CACHE_VERSION = 1  # bump when the way results are computed changes
+CACHE_VERSION = 2  # bump when the way results are computed changes
 SEARCHES = ("chroma", "exact")
 # Wide HNSW beams: on corpora of this size the approximate index then returns the exact neighbours,
 # so the figures measure the embedding, not the index (Chroma's defaults are 100 and 100).
@@ -269,33 +274,52 @@ def collection_name(key: Mapping[str, Any]) -> str:
     return f"eval-{digest[:40]}"
 
 
-def chroma_search(
+def index_units(
     store: ChromaStore,
-    query_ids: Sequence[str],
-    query_vectors: np.ndarray,
+    lexical: LexicalIndex | None,
+    unit_texts: Sequence[str],
     unit_vectors: np.ndarray,
     unit_docs: Sequence[str],
-    depth: int,
     fingerprint: dict[str, Any],
-) -> dict[str, dict[str, float]]:
-    """Index the units into store's (re)created collection, then the `depth` best documents per query.
-
-    A document scores its best unit. With several units per document, CHUNK_HEADROOM x depth units are
-    fetched, so a query whose top units crowd into few documents may rank fewer than depth documents.
-    """
+) -> None:
+    """Write the units into store's (re)created collection, and into the (reset) lexical index if given."""
     store.open(fingerprint, recreate=True)
     chunks = [
-        Chunk(id=f"u{i}", doc_id=doc, text="", start=0, end=0) for i, doc in enumerate(unit_docs)
-    ]  # text is not needed to score, and storing it would only slow the upsert
-    store.upsert(chunks, _unit_normalized(unit_vectors))
-    documents = len(set(unit_docs))
+        Chunk(id=f"u{i}", doc_id=doc, text=text, start=0, end=len(text))
+        for i, (text, doc) in enumerate(zip(unit_texts, unit_docs, strict=True))
+    ]
+    # Chroma keeps no text (scoring does not need it, and it slows the upsert); the lexical index does.
+    store.upsert([Chunk(c.id, c.doc_id, "", 0, 0) for c in chunks], _unit_normalized(unit_vectors))
+    if lexical is not None:
+        lexical.reset()
+        lexical.upsert(chunks)
+        lexical.mark(store.collection_id)
+
+
+def retriever_search(
+    retriever: Retriever,
+    query_ids: Sequence[str],
+    query_texts: Sequence[str],
+    query_vectors: np.ndarray,
+    units: int,
+    documents: int,
+    depth: int,
+) -> dict[str, dict[str, float]]:
+    """The `depth` best documents per query, asked of the retriever as users ask it; a document scores
+    its best unit.
+
+    With several units per document, CHUNK_HEADROOM x depth units are fetched, so a query whose top
+    units crowd into few documents may rank fewer than depth documents. Search types that fetch
+    candidates first (mmr, hybrid) fetch at least as many.
+    """
     depth = min(depth, documents)
-    fetch = min(len(chunks), depth if documents == len(chunks) else depth * CHUNK_HEADROOM)
+    fetch = min(units, depth if documents == units else depth * CHUNK_HEADROOM)
+    fetch_k = max(retriever.fetch_k, fetch)
     queries = _unit_normalized(query_vectors)
     run: dict[str, dict[str, float]] = {}
-    for qid, vector in zip(query_ids, queries, strict=True):
+    for qid, text, vector in zip(query_ids, query_texts, queries, strict=True):
         best: dict[str, float] = {}
-        for hit in store.query(vector, fetch):
+        for hit in retriever.search_query(Query(text, vector), k=fetch, fetch_k=fetch_k):
             doc = str(hit.metadata["doc_id"])
             best[doc] = max(best.get(doc, -np.inf), hit.score)
         run[qid] = dict(sorted(best.items(), key=lambda item: -item[1])[:depth])
@@ -321,6 +345,15 @@ def _units(
     return texts, docs
 
 
+def _pooling_of(point: EvalPoint, embedder: PoolingEmbedder) -> str:
+    pooling = point.config.embedder.pooling
+    return embedder.pooling if pooling == "auto" else pooling
+
+
+def _uses_lexical(point: EvalPoint) -> bool:
+    return point.config.retrieval.search_type in ("lexical", "hybrid")
+
+
 def evaluate_points(
     dataset: RetrievalDataset,
     points: Sequence[EvalPoint],
@@ -331,12 +364,15 @@ def evaluate_points(
     search: str = "chroma",
     collections: str | Path | None = None,
 ) -> EvalReport:
-    """Embed the dataset for each point (one forward pass per group of points differing only in pooling).
+    """Embed the dataset for each point (one forward pass per group of points differing only in pooling
+    or retrieval options), then search as each point says and score the rankings.
 
-    search "chroma" writes each point's collection under collections (default: STORE_PATH/eval-collections).
+    search "chroma" writes each pooling's collection under collections (default: STORE_PATH/eval-collections).
     """
     if search not in SEARCHES:
         raise EvalError(f"--search {search!r}: expected one of {', '.join(SEARCHES)}")
+    if search == "exact" and any(p.config.retrieval.search_type != "similarity" for p in points):
+        raise EvalError("--search exact scores similarity search only; use --search chroma for other types")
     whole = dataset.whole_documents_by_default if whole_documents is None else whole_documents
     if whole and any(key.startswith("chunking.") for point in points for key in point.params):
         raise EvalError("--grid chunking.*: this run embeds whole documents; add --documents chunked")
@@ -358,52 +394,54 @@ def evaluate_points(
         embedder = embedders[shared]
         chunker = "whole" if whole else config.chunking.model_dump()
 
-        def key(pooling: str, embedder: PoolingEmbedder = embedder, chunker: Any = chunker) -> dict[str, Any]:
+        def units_key(
+            pooling: str, embedder: PoolingEmbedder = embedder, chunker: Any = chunker
+        ) -> dict[str, Any]:
             return {
                 "version": CACHE_VERSION,
                 "dataset": dataset.fingerprint,
                 "embedder": {**embedder.fingerprint, "pooling": pooling},
                 "chunker": chunker,
-                "metrics": list(metrics),
-                "search": search,
             }
 
-        poolings = {
-            id(p): embedder.pooling if p.config.embedder.pooling == "auto" else p.config.embedder.pooling
-            for p in group
-        }
-        stored = {name: cache.get(key(name)) if cache else None for name in set(poolings.values())}
-        missing = sorted(name for name, value in stored.items() if value is None)
+        def key(point: EvalPoint, embedder: PoolingEmbedder = embedder) -> dict[str, Any]:
+            return {
+                **units_key(_pooling_of(point, embedder)),
+                "metrics": list(metrics),
+                "search": search,
+                "retrieval": point.config.retrieval.model_dump() if search == "chroma" else None,
+                "lexical": point.config.lexical.model_dump() if _uses_lexical(point) else None,
+            }
+
+        stored = {id(p): cache.get(key(p)) if cache else None for p in group}
+        missing = [p for p in group if stored[id(p)] is None]
         if missing:
             where = Path(collections or Path(config.store.path) / "eval-collections")
-            stores = {
-                name: ChromaStore(str(where), collection_name(key(name)), distance="cosine", hnsw=EVAL_HNSW)
-                for name in (missing if search == "chroma" else [])
-            }
             computed = _compute(
-                dataset, config, embedder, whole, missing, metrics, depth, progress, report, stores, key
+                dataset, config, embedder, whole, missing, metrics, depth, progress, report, where, units_key
             )
-            stored.update(computed)
-            for name, value in computed.items():
+            for point in missing:
+                stored[id(point)] = value = computed[id(point)]
                 if cache is not None:
+                    name = _pooling_of(point, embedder)
                     arrays = (
                         {"idf": embedder.idf.numpy()}
                         if name == "idf_mean" and embedder.idf is not None
                         else None
                     )
-                    cache.put(key(name), value, arrays)
+                    cache.put(key(point), value, arrays)
         for point in group:
-            name = poolings[id(point)]
-            entry = stored[name]
-            if entry is None:  # cannot happen: every missing pooling was computed above
-                raise EvalError(f"pooling {name!r}: no result computed")
+            entry = stored[id(point)]
+            if entry is None:  # cannot happen: every missing point was computed above
+                raise EvalError(f"{point.params}: no result computed")
+            name = _pooling_of(point, embedder)
             results[id(point)] = PointResult(
                 params=point.params or {"embedder.pooling": name},
                 pooling=name,
                 metrics=entry["metrics"],
                 units=entry["units"],
                 encode_seconds=entry["seconds"],
-                cached=name not in missing,
+                cached=point not in missing,
             )
     report.results = [results[id(point)] for point in points]
     return report
@@ -414,18 +452,19 @@ def _compute(
     config: Config,
     embedder: PoolingEmbedder,
     whole: bool,
-    poolings: Sequence[str],
+    points: Sequence[EvalPoint],
     metrics: Sequence[str],
     depth: int,
     progress: bool,
     report: EvalReport,
-    stores: Mapping[str, ChromaStore],
-    key: Callable[[str], dict[str, Any]],
-) -> dict[str, dict[str, Any]]:
-    """One forward pass over units and queries for all poolings, then search and metrics for each."""
+    collections: Path,
+    units_key: Callable[[str], dict[str, Any]],
+) -> dict[int, dict[str, Any]]:
+    """One forward pass over units and queries for the points' poolings, then each point's search."""
     texts, unit_docs = _units(dataset, config, embedder, whole)
     if not texts:
         raise EvalError(f"{dataset.name}: no text to embed")
+    poolings = sorted({_pooling_of(p, embedder) for p in points})
     if "idf_mean" in poolings:  # statistics of the corpus being indexed; queries reuse them
         embedder.fit_idf(texts)
     query_ids = _judged(dataset)
@@ -435,23 +474,41 @@ def _compute(
         unit_vectors = encode_blocks(embedder, texts, poolings, "documents" if whole else "chunks", progress)
         query_vectors = encode_blocks(embedder, query_texts, poolings, "queries", progress)
     seconds = round(time.perf_counter() - started, 2)
-    passed = EncodePass(
-        list(poolings), len(texts) + len(query_texts), seconds, embedder.truncated - truncated
-    )
+    passed = EncodePass(poolings, len(texts) + len(query_texts), seconds, embedder.truncated - truncated)
     report.passes.append(passed)
+    raw_texts = [text.removeprefix(embedder.document_prefix) for text in texts]  # what BM25 should see
+    raw_queries = [dataset.queries[qid] for qid in query_ids]
+    documents = len(set(unit_docs))
     computed = {}
     for name in poolings:
+        mine = [p for p in points if _pooling_of(p, embedder) == name]
         if report.search == "exact":
             run = exact_search(query_ids, query_vectors[name], unit_vectors[name], unit_docs, depth)
+            runs = {id(p): run for p in mine}
         else:
-            run = chroma_search(
-                stores[name], query_ids, query_vectors[name], unit_vectors[name], unit_docs, depth, key(name)
-            )
-        computed[name] = {
-            "metrics": evaluate(run, dataset.qrels, metrics),
-            "units": len(texts),
-            "seconds": seconds,
-        }
+            collection = collection_name(units_key(name))
+            store = ChromaStore(str(collections), collection, distance="cosine", hnsw=EVAL_HNSW)
+            lexical = None
+            if any(_uses_lexical(p) for p in mine):
+                path = collections / f"{collection}{LEXICAL_SUFFIX}"
+                lexical = LexicalIndex(path, config.lexical, filter_ids=store.ids_where)
+            fingerprint = {**embedder.fingerprint, "pooling": name}
+            index_units(store, lexical, raw_texts, unit_vectors[name], unit_docs, fingerprint)
+            runs = {}
+            for point in mine:
+                if _uses_lexical(point) and point.config.lexical != config.lexical:
+                    raise EvalError("--grid lexical.*: give lexical settings with --set, not as a grid axis")
+                options = point.config.retrieval.model_dump()
+                retriever = Retriever(embedder, store, lexical=lexical, **options)
+                runs[id(point)] = retriever_search(
+                    retriever, query_ids, raw_queries, query_vectors[name], len(texts), documents, depth
+                )
+        for point in mine:
+            computed[id(point)] = {
+                "metrics": evaluate(runs[id(point)], dataset.qrels, metrics),
+                "units": len(texts),
+                "seconds": seconds,
+            }
     return computed
 
 
