@@ -10,7 +10,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from rag_index.chunking import STRATEGIES, UNITS
-from rag_index.loaders import FORMATS, PDF_BACKENDS
+from rag_index.loaders import FORMATS, PDF_BACKENDS, LoadOptions
 from rag_index.pooling import JOIN, POOLING, get_pooling, pooling_choices
 from rag_index.retriever import SEARCH_TYPES, check_search_options
 
@@ -52,6 +52,13 @@ class LoaderConfig(Section):
     @classmethod
     def _known_backend(cls, value: str) -> str:
         return _one_of(value, list(PDF_BACKENDS))
+
+    def load_options(self) -> LoadOptions:
+        """What load_file needs from this section to read one file."""
+        return LoadOptions(
+            pdf_backend=self.pdf_backend,
+            max_bytes=int(self.max_file_mb * 1e6),
+        )
 
 
 class ChunkingConfig(Section):

@@ -237,9 +237,8 @@ class _Run(_Survey):
 
     def parse(self, path: Path, source: str, digest: str) -> _FileWork | None:
         """The new chunks of a changed file; None when the file system kept us from reading it."""
-        max_bytes = int(self.loader.max_file_mb * 1e6)
         try:
-            documents = load_file(path, self.root, self.loader.pdf_backend, max_bytes)
+            documents = load_file(path, self.root, self.loader.load_options())
         except LoadError as err:
             reason = str(err)
             self.report.skipped.append(SkippedFile(source, reason))

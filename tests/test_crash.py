@@ -24,7 +24,7 @@ from chromadb.api.client import SharedSystemClient
 
 from rag_index.config import Config, load_config
 from rag_index.lock import LockError, StoreLock
-from rag_index.pipeline import KILL_AT_ENV, build_store, index_with_config, open_manifest
+from rag_index.pipeline import KILL_AT_ENV, build_store, index_with_config, loader_settings, open_manifest
 from rag_index.verify import current_settings, find_drift
 from tests.tiny_model import make_tiny_model
 
@@ -109,9 +109,7 @@ def snapshot(
 def assert_manifest_claims_only_stored_chunks(config: Config) -> None:
     store = build_store(config.store)
     manifest = open_manifest(store)
-    settings = current_settings(
-        store, {"pdf_backend": "pypdfium2", "max_file_mb": 20.0}, config.chunking.model_dump()
-    )
+    settings = current_settings(store, loader_settings(config.loader), config.chunking.model_dump())
     drift = find_drift(store, manifest, settings)
     manifest.close()
     assert drift.missing == {}, "the manifest claims a finished file whose chunks are not all in the store"

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from rag_index.loaders.base import FORMATS, LoadError, file_digest, format_of, read_bytes
+from rag_index.loaders.base import FORMATS, LoadError, LoadOptions, file_digest, format_of, read_bytes
 from rag_index.loaders.html import html_to_text
 from rag_index.loaders.pdf import PDF_BACKENDS, check_pdf_backend, pdf_pages
 from rag_index.loaders.text import decode_text
@@ -16,6 +16,7 @@ __all__ = [
     "FORMATS",
     "PDF_BACKENDS",
     "LoadError",
+    "LoadOptions",
     "PathFilter",
     "Scan",
     "file_digest",
@@ -25,22 +26,21 @@ __all__ = [
 ]
 
 
-def load_file(
-    path: Path, root: Path, pdf_backend: str = "pypdfium2", max_bytes: int | None = None
-) -> list[Document]:
+def load_file(path: Path, root: Path, options: LoadOptions | None = None) -> list[Document]:
     """Load one file into Documents (one per PDF page with text, one for any other format).
 
     Raises LoadError with a one-line reason when the file cannot be indexed (including a file larger than
-    ``max_bytes``), and ValueError for an unknown ``pdf_backend`` (a configuration mistake, not a problem
-    with the file).
+    ``options.max_bytes``), and ValueError for an unknown PDF backend (a configuration mistake, not a
+    problem with the file).
     """
-    check_pdf_backend(pdf_backend)
+    options = options or LoadOptions()
+    check_pdf_backend(options.pdf_backend)
     fmt = format_of(path)
     source = path.relative_to(root).as_posix()
-    data = read_bytes(path, max_bytes)
+    data = read_bytes(path, options.max_bytes)
     base: dict[str, Any] = {"source": source, "content_hash": content_hash(data), "format": fmt}
     if fmt == "pdf":
-        return [_document(text, {**base, "page": page}) for page, text in pdf_pages(data, pdf_backend)]
+        return [_document(page.text, {**base, "page": page.number}) for page in pdf_pages(data, options)]
     if fmt == "html":
         text, title = html_to_text(data)
         return [_document(text, {**base, "title": title} if title else base)]

@@ -1,9 +1,10 @@
-"""What every loader shares: the error type, the format table and reading a file's bytes."""
+"""What every loader shares: the error type, the format table, the load options and reading a file's bytes."""
 
 from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 # Format name -> suffixes (lower case). The walker filters on these and load_file dispatches on them.
@@ -19,6 +20,14 @@ _FORMAT_BY_SUFFIX = {suffix: name for name, suffixes in FORMATS.items() for suff
 
 class LoadError(Exception):
     """A file that cannot be indexed; ``str(err)`` is a one-line reason, such as 'empty file'."""
+
+
+@dataclass(frozen=True)
+class LoadOptions:
+    """How files are read: all that load_file needs besides the path (LoaderConfig.load_options builds it)."""
+
+    pdf_backend: str = "pypdfium2"
+    max_bytes: int | None = None  # larger files are refused before they are read
 
 
 def format_of(path: Path) -> str:
@@ -72,6 +81,12 @@ def check_size(size: int, max_bytes: int) -> None:
     """LoadError naming both sizes when a file is larger than the configured limit."""
     if size > max_bytes:
         raise LoadError(f"too large: {size / 1e6:.1f} MB > loader.max_file_mb ({max_bytes / 1e6:g} MB)")
+
+
+def one_line(err: BaseException) -> str:
+    """An exception's message on one line (whitespace collapsed), at most 200 characters: a skip reason."""
+    message = " ".join(str(err).split()) or type(err).__name__
+    return message[:200]
 
 
 def _os_load_error(err: OSError) -> LoadError:

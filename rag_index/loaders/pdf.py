@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import io
 from collections.abc import Callable
+from typing import NamedTuple
 
-from rag_index.loaders.base import LoadError
+from rag_index.loaders.base import LoadError, LoadOptions, one_line
 from rag_index.loaders.text import normalize_newlines
 
 # PDF readers accept a header anywhere in the first 1 KiB (junk may precede it), as PDFium does.
@@ -20,9 +21,17 @@ _HEADER_WINDOW = 1024
 _ARTEFACTS = str.maketrans({**{chr(c): None for c in range(32) if chr(c) not in "\t\n"}, "\x02": "-"})
 
 
-def pdf_pages(data: bytes, backend: str = "pypdfium2") -> list[tuple[int, str]]:
-    """``(page number from 1, text)`` for each page with text; LoadError when the PDF cannot be indexed."""
-    extract = _backend(backend)
+class PdfPage(NamedTuple):
+    """One page with text: its number from 1 and the text."""
+
+    number: int
+    text: str
+
+
+def pdf_pages(data: bytes, options: LoadOptions | None = None) -> list[PdfPage]:
+    """Each page with text (``options.pdf_backend`` reads it); LoadError when the PDF cannot be indexed."""
+    options = options or LoadOptions()
+    extract = _backend(options.pdf_backend)
     if not data:
         raise LoadError("empty file")
     if b"%PDF-" not in data[:_HEADER_WINDOW]:
@@ -34,12 +43,11 @@ def pdf_pages(data: bytes, backend: str = "pypdfium2") -> list[tuple[int, str]]:
     except Exception as err:
         # Parsers of untrusted binary input raise all sorts (IndexError, KeyError, struct.error, ...);
         # whatever it is, it is this file's problem and must be reported as a skipped file, not crash the run.
-        raise LoadError(f"unreadable PDF: {type(err).__name__}: {_one_line(err)}") from err
+        raise LoadError(f"unreadable PDF: {type(err).__name__}: {one_line(err)}") from err
     if not raw_pages:
         raise LoadError("PDF has no pages")
-    pages = [
-        (number, text) for number, raw in enumerate(raw_pages, start=1) if (text := clean_page_text(raw))
-    ]
+    texts = [clean_page_text(raw) for raw in raw_pages]
+    pages = [PdfPage(number, text) for number, text in enumerate(texts, start=1) if text]
     if not pages:
         raise LoadError("no text layer (image-only PDF?)")
     return pages
@@ -64,7 +72,7 @@ def _pypdfium2_pages(data: bytes) -> list[str]:
             pdfium_c.FPDF_ERR_FORMAT: "corrupt PDF: data format error",
         }
         code = getattr(err, "err_code", None)  # set by PDFium's document loader only
-        raise LoadError(reasons.get(code, f"corrupt PDF: {_one_line(err)}")) from None
+        raise LoadError(reasons.get(code, f"corrupt PDF: {one_line(err)}")) from None
     texts: list[str] = []
     try:
         for index in range(len(pdf)):
@@ -79,7 +87,7 @@ def _pypdfium2_pages(data: bytes) -> list[str]:
             finally:
                 page.close()
     except pdfium.PdfiumError as err:
-        raise LoadError(f"corrupt PDF: page {len(texts) + 1}: {_one_line(err)}") from None
+        raise LoadError(f"corrupt PDF: page {len(texts) + 1}: {one_line(err)}") from None
     finally:
         pdf.close()
     return texts
@@ -97,12 +105,12 @@ def _pypdf_pages(data: bytes) -> list[str]:
         return [page.extract_text() for page in reader.pages]
     except DependencyError as err:
         # AES needs the optional 'cryptography' package; say so rather than calling the file broken.
-        raise LoadError(f"encrypted: pypdf needs an extra package: {_one_line(err)}") from None
+        raise LoadError(f"encrypted: pypdf needs an extra package: {one_line(err)}") from None
     except LimitReachedError as err:
         # pypdf's guards against decompression bombs also trip on some large valid files; PDFium reads those.
-        raise LoadError(f"over pypdf's safety limits ({_one_line(err)}); try the pypdfium2 backend") from None
+        raise LoadError(f"over pypdf's safety limits ({one_line(err)}); try the pypdfium2 backend") from None
     except PyPdfError as err:
-        raise LoadError(f"corrupt PDF: {_one_line(err)}") from None
+        raise LoadError(f"corrupt PDF: {one_line(err)}") from None
 
 
 _BACKENDS: dict[str, Callable[[bytes], list[str]]] = {
@@ -123,8 +131,3 @@ def _backend(name: str) -> Callable[[bytes], list[str]]:
 def check_pdf_backend(name: str) -> None:
     """Raise ValueError naming the valid backends when ``name`` is not one of PDF_BACKENDS."""
     _backend(name)
-
-
-def _one_line(err: BaseException) -> str:
-    message = " ".join(str(err).split()) or type(err).__name__
-    return message[:200]
