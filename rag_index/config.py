@@ -42,6 +42,8 @@ class LoaderConfig(Section):
     follow_symlinks: bool = False
     # Larger files are listed as skipped, never read: keeps memory bounded on huge inputs.
     max_file_mb: float = Field(default=20.0, gt=0)
+    docx_headers_footers: bool = False  # page headers and footers repeat on every page
+    pptx_notes: bool = True
 
     @field_validator("formats")
     @classmethod
@@ -58,6 +60,8 @@ class LoaderConfig(Section):
         return LoadOptions(
             pdf_backend=self.pdf_backend,
             max_bytes=int(self.max_file_mb * 1e6),
+            docx_headers_footers=self.docx_headers_footers,
+            pptx_notes=self.pptx_notes,
         )
 
 

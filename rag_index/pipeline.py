@@ -143,7 +143,8 @@ def store_lock(store: ChromaStore, wait: float = 0.0) -> StoreLock:
 
 def loader_settings(loader: LoaderConfig) -> dict[str, Any]:
     """The loader settings that change a file's text (which files are read is not one of them)."""
-    return {"pdf_backend": loader.pdf_backend, "max_file_mb": loader.max_file_mb}
+    office = {"docx_headers_footers": loader.docx_headers_footers, "pptx_notes": loader.pptx_notes}
+    return {"pdf_backend": loader.pdf_backend, "max_file_mb": loader.max_file_mb, **office}
 
 
 class _Survey:

@@ -7,6 +7,7 @@ import importlib.util
 import io
 import json
 import os
+import zipfile
 from pathlib import Path
 
 import pypdf
@@ -84,7 +85,7 @@ def test_iter_files_filters_by_format_with_case_insensitive_suffix(tree: Path) -
 
 
 def test_iter_files_rejects_unknown_format(tree: Path) -> None:
-    expected = r"unknown format.*'odt'.*expected some of \['html', 'md', 'pdf', 'txt'\]"
+    expected = r"unknown format.*'odt'.*expected some of \['docx', 'html', 'md', 'pdf', 'pptx', 'txt'\]"
     with pytest.raises(ValueError, match=expected):
         rel_paths(tree, formats=["odt"])
 
@@ -391,7 +392,10 @@ def test_clean_page_text() -> None:
 
 def test_sample_corpus_loads_completely() -> None:
     files = [path.name for path in iter_files(DATA, ["**/*"], [], ALL_FORMATS)]
-    assert files == ["faq.txt", "guide.md", "handbook.pdf", "release-notes.html"]
+    assert files == [
+        "cafe-training.pptx", "faq.txt", "guide.md", "handbook.pdf", "release-notes.html",
+        "service-policy.docx",
+    ]  # fmt: skip
     docs = [doc for path in iter_files(DATA, ["**/*"], [], ALL_FORMATS) for doc in load_file(path, DATA)]
     assert {doc.metadata["format"] for doc in docs} == set(FORMATS)
     assert len({doc.id for doc in docs}) == len(docs)
@@ -405,6 +409,23 @@ def test_sample_questions_point_at_existing_pages() -> None:
         docs = load_file(DATA / question["source"], DATA)
         pages = [doc.metadata.get("page") for doc in docs]
         assert question["page"] in pages
+
+
+def test_sample_office_generator_reproduces_the_committed_files() -> None:
+    spec = importlib.util.spec_from_file_location(
+        "make_sample_office", REPO / "scripts" / "make_sample_office.py"
+    )
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    for name, data in (
+        ("service-policy.docx", module.build_docx()),
+        ("cafe-training.pptx", module.build_pptx()),
+    ):
+        # Part by part: the compressed bytes may differ between zlib builds, what they unpack to may not.
+        with zipfile.ZipFile(io.BytesIO(data)) as built, zipfile.ZipFile(DATA / name) as committed:
+            assert built.namelist() == committed.namelist(), name
+            assert all(built.read(part) == committed.read(part) for part in built.namelist()), name
 
 
 def test_sample_pdf_generator_reproduces_the_committed_file() -> None:

@@ -6,8 +6,10 @@ from pathlib import Path
 from typing import Any
 
 from rag_index.loaders.base import FORMATS, LoadError, LoadOptions, file_digest, format_of, read_bytes
+from rag_index.loaders.docx import docx_text
 from rag_index.loaders.html import html_to_text
 from rag_index.loaders.pdf import PDF_BACKENDS, check_pdf_backend, pdf_pages
+from rag_index.loaders.pptx import pptx_slides
 from rag_index.loaders.text import decode_text
 from rag_index.loaders.walk import PathFilter, Scan, iter_files, scan_files
 from rag_index.types import Document, content_hash, stable_id
@@ -27,7 +29,7 @@ __all__ = [
 
 
 def load_file(path: Path, root: Path, options: LoadOptions | None = None) -> list[Document]:
-    """Load one file into Documents (one per PDF page with text, one for any other format).
+    """Load one file into Documents: one per PDF page or slide with text, one for any other format.
 
     Raises LoadError with a one-line reason when the file cannot be indexed (including a file larger than
     ``options.max_bytes``), and ValueError for an unknown PDF backend (a configuration mistake, not a
@@ -41,6 +43,13 @@ def load_file(path: Path, root: Path, options: LoadOptions | None = None) -> lis
     base: dict[str, Any] = {"source": source, "content_hash": content_hash(data), "format": fmt}
     if fmt == "pdf":
         return [_document(page.text, {**base, "page": page.number}) for page in pdf_pages(data, options)]
+    if fmt == "docx":
+        return [_document(docx_text(data, options.docx_headers_footers), base)]
+    if fmt == "pptx":
+        return [
+            _document(text, {**base, "page": number})
+            for number, text in pptx_slides(data, options.pptx_notes)
+        ]
     if fmt == "html":
         text, title = html_to_text(data)
         return [_document(text, {**base, "title": title} if title else base)]

@@ -13,6 +13,8 @@ FORMATS: dict[str, tuple[str, ...]] = {
     "txt": (".txt",),
     "md": (".md", ".markdown"),
     "html": (".html", ".htm"),
+    "docx": (".docx",),
+    "pptx": (".pptx",),
 }
 
 _FORMAT_BY_SUFFIX = {suffix: name for name, suffixes in FORMATS.items() for suffix in suffixes}
@@ -28,6 +30,8 @@ class LoadOptions:
 
     pdf_backend: str = "pypdfium2"
     max_bytes: int | None = None  # larger files are refused before they are read
+    docx_headers_footers: bool = False  # page headers and footers repeat on every page: noise for retrieval
+    pptx_notes: bool = True  # speaker notes often say what the slide only shows
 
 
 def format_of(path: Path) -> str:
