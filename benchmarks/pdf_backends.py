@@ -36,7 +36,7 @@ def run_backend(backend: str, files: dict[str, bytes]) -> BackendResult:
     start = time.perf_counter()
     for name, data in files.items():
         try:
-            extracted = pdf_pages(data, LoadOptions(pdf_backend=backend))
+            extracted = pdf_pages(data, LoadOptions(pdf_backend=backend, ocr="off"))  # text layers only
         except LoadError as err:
             failures[name] = str(err)
             continue

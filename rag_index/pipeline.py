@@ -34,7 +34,7 @@ from tqdm import tqdm
 from rag_index.chunking import Chunker, make_chunker
 from rag_index.config import ChunkingConfig, Config, EmbedderConfig, LoaderConfig, StoreConfig
 from rag_index.embedding_cache import EmbeddingCache, text_hash
-from rag_index.loaders import LoadError, PathFilter, file_digest, load_file, scan_files
+from rag_index.loaders import LoadError, PathFilter, file_digest, load_file, ocr_engine_version, scan_files
 from rag_index.lock import StoreLock
 from rag_index.manifest import Entry, Manifest, settings_fingerprint
 from rag_index.model_files import model_state, resolve_model_path
@@ -143,8 +143,11 @@ def store_lock(store: ChromaStore, wait: float = 0.0) -> StoreLock:
 
 def loader_settings(loader: LoaderConfig) -> dict[str, Any]:
     """The loader settings that change a file's text (which files are read is not one of them)."""
+    # The OCR engine's version too: installing or upgrading it must re-read the scanned pages.
+    ocr = {"ocr": loader.ocr, "ocr_dpi": loader.ocr_dpi, "ocr_languages": loader.ocr_languages}
+    engine = {"ocr_engine": ocr_engine_version() if loader.ocr != "off" else None}
     office = {"docx_headers_footers": loader.docx_headers_footers, "pptx_notes": loader.pptx_notes}
-    return {"pdf_backend": loader.pdf_backend, "max_file_mb": loader.max_file_mb, **office}
+    return {"pdf_backend": loader.pdf_backend, "max_file_mb": loader.max_file_mb, **ocr, **engine, **office}
 
 
 class _Survey:

@@ -328,8 +328,8 @@ def test_pdf_without_text_layer(tmp_path: Path, backend: str) -> None:
     writer = pypdf.PdfWriter()
     writer.add_blank_page(612, 792)  # stands in for a scanned page: nothing to extract
     path = write(tmp_path / "scan.pdf", pdf_bytes(writer))
-    with pytest.raises(LoadError, match=r"^no text layer \(image-only PDF\?\)$"):
-        load_file(path, tmp_path, LoadOptions(pdf_backend=backend))
+    with pytest.raises(LoadError, match=r"^no text layer \(image-only PDF\?\)$"):  # OCR: tests/test_ocr.py
+        load_file(path, tmp_path, LoadOptions(pdf_backend=backend, ocr="off"))
 
 
 @pytest.mark.parametrize("backend", PDF_BACKENDS)

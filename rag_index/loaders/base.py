@@ -30,6 +30,9 @@ class LoadOptions:
 
     pdf_backend: str = "pypdfium2"
     max_bytes: int | None = None  # larger files are refused before they are read
+    ocr: str = "auto"  # off | auto (PDF pages without a text layer, when an engine is installed) | force
+    ocr_dpi: int = 200  # the resolution pages are rendered at for OCR (see loaders/ocr.py)
+    ocr_languages: str = "eng"  # Tesseract languages joined by '+'
     docx_headers_footers: bool = False  # page headers and footers repeat on every page: noise for retrieval
     pptx_notes: bool = True  # speaker notes often say what the slide only shows
 

@@ -1,4 +1,4 @@
-"""PDF text extraction, one string per page, with two interchangeable backends.
+"""PDF text extraction, one string per page, with two interchangeable backends and OCR (loaders/ocr.py).
 
 pypdfium2 (PDFium, the engine in Chrome) is the default: on 20 SEC 10-Q filings it was 18x faster than pypdf
 and read the 2 files pypdf refused (benchmarks/pdf_backends.py). pypdf (pure Python) stays as an option.
@@ -11,6 +11,7 @@ from collections.abc import Callable
 from typing import NamedTuple
 
 from rag_index.loaders.base import LoadError, LoadOptions, one_line
+from rag_index.loaders.ocr import OcrUnavailable, check_ocr_mode, ocr_pages
 from rag_index.loaders.text import normalize_newlines
 
 # PDF readers accept a header anywhere in the first 1 KiB (junk may precede it), as PDFium does.
@@ -22,16 +23,23 @@ _ARTEFACTS = str.maketrans({**{chr(c): None for c in range(32) if chr(c) not in 
 
 
 class PdfPage(NamedTuple):
-    """One page with text: its number from 1 and the text."""
+    """One page with text: its number from 1, the text, and whether OCR read it from the page's image."""
 
     number: int
     text: str
+    ocr: bool = False
 
 
 def pdf_pages(data: bytes, options: LoadOptions | None = None) -> list[PdfPage]:
-    """Each page with text (``options.pdf_backend`` reads it); LoadError when the PDF cannot be indexed."""
+    """Each page with text, from its text layer or by OCR (``options.ocr``); LoadError when there is none.
+
+    ``auto`` OCRs the pages that have no text layer, ``force`` every page (its text layer is ignored), ``off``
+    none. Without an OCR engine, ``auto`` leaves those pages out as before, and a PDF left with no text is
+    refused with a reason that says how to install one; ``force`` refuses every PDF.
+    """
     options = options or LoadOptions()
     extract = _backend(options.pdf_backend)
+    check_ocr_mode(options.ocr)
     if not data:
         raise LoadError("empty file")
     if b"%PDF-" not in data[:_HEADER_WINDOW]:
@@ -46,11 +54,32 @@ def pdf_pages(data: bytes, options: LoadOptions | None = None) -> list[PdfPage]:
         raise LoadError(f"unreadable PDF: {type(err).__name__}: {one_line(err)}") from err
     if not raw_pages:
         raise LoadError("PDF has no pages")
-    texts = [clean_page_text(raw) for raw in raw_pages]
-    pages = [PdfPage(number, text) for number, text in enumerate(texts, start=1) if text]
+    layer = [clean_page_text(raw) for raw in raw_pages]
+    wanted = [
+        number
+        for number, text in enumerate(layer, start=1)
+        if options.ocr == "force" or (options.ocr == "auto" and not text)
+    ]
+    read, hint = _read_by_ocr(data, wanted, options) if wanted else ({}, "")
+    pages = [
+        PdfPage(number, read[number], ocr=True) if number in read else PdfPage(number, text)
+        for number, text in enumerate(layer, start=1)
+    ]
+    pages = [page for page in pages if page.text]
     if not pages:
-        raise LoadError("no text layer (image-only PDF?)")
+        raise LoadError("no text layer (image-only PDF?)" + hint)
     return pages
+
+
+def _read_by_ocr(data: bytes, numbers: list[int], options: LoadOptions) -> tuple[dict[int, str], str]:
+    """(cleaned OCR text per page, "") or, when no engine is installed and ocr is auto, ({}, install hint)."""
+    try:
+        texts = ocr_pages(data, numbers, options.ocr_dpi, options.ocr_languages)
+    except OcrUnavailable as err:
+        if options.ocr == "force":
+            raise LoadError(f"loader.ocr is force but {err}") from None
+        return {}, f"; {err}"
+    return {number: clean_page_text(text) for number, text in texts.items()}, "; OCR read no text either"
 
 
 def clean_page_text(text: str) -> str:
