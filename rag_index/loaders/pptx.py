@@ -53,11 +53,11 @@ def _slide_text(slide: Any, notes: bool) -> str:
 
 
 def _shapes(shapes: Any) -> Iterator[Any]:
-    """Every shape in order, the members of groups in place of the group; slide number, date and footer
-    placeholders left out (they repeat on every slide)."""
+    """Shapes in order, group members in place of their group; no slide-number, date or footer placeholder."""
     from pptx.enum.shapes import PP_PLACEHOLDER
     from pptx.shapes.group import GroupShape
 
+    # These repeat on every slide, like a document's page headers: noise for retrieval.
     repeated = {PP_PLACEHOLDER.SLIDE_NUMBER, PP_PLACEHOLDER.DATE, PP_PLACEHOLDER.FOOTER}
     for shape in shapes:
         if isinstance(shape, GroupShape):
