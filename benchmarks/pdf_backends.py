@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 from typing import TypedDict
 
-from rag_index.loaders import PDF_BACKENDS, LoadError
+from rag_index.loaders import PDF_BACKENDS, LoadError, LoadOptions
 from rag_index.loaders.pdf import pdf_pages
 
 DEFAULT_DIR = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "sec-10q" / "docs"
@@ -36,12 +36,12 @@ def run_backend(backend: str, files: dict[str, bytes]) -> BackendResult:
     start = time.perf_counter()
     for name, data in files.items():
         try:
-            extracted = pdf_pages(data, backend)
+            extracted = pdf_pages(data, LoadOptions(pdf_backend=backend, ocr="off"))  # text layers only
         except LoadError as err:
             failures[name] = str(err)
             continue
         pages += len(extracted)
-        chars += sum(len(text) for _, text in extracted)
+        chars += sum(len(page.text) for page in extracted)
     seconds = time.perf_counter() - start
     return {"seconds": round(seconds, 2), "pages": pages, "chars": chars, "failed": failures}
 

@@ -169,8 +169,9 @@ def test_real_world_pdfs_are_indexed_or_listed_with_reasons(tmp_path: Path) -> N
     report, store = run(root, tmp_path)
     got = reasons(report)
     assert got["libreoffice-writer-password.pdf"] == "encrypted (password required)"
-    assert got["grayscale-image.pdf"] == "no text layer (image-only PDF?)"
-    assert got["imagemagick-CCITTFaxDecode.pdf"] == "no text layer (image-only PDF?)"
+    # Images without writing (a drawing; 16x16 pixels): OCR (loader.ocr auto) runs and finds nothing to index.
+    assert got["grayscale-image.pdf"] == "no text layer (image-only PDF?); OCR read no text either"
+    assert got["imagemagick-CCITTFaxDecode.pdf"] == "no text layer (image-only PDF?); OCR read no text either"
     assert got["unreadablemetadata.pdf"].startswith("corrupt PDF")
     indexed = set(store.sources())
     assert indexed | set(got) == {p.name for p in SAMPLE_PDFS.glob("*.pdf")}

@@ -36,7 +36,7 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> str:
     path = str(tmp_path_factory.mktemp("store"))
     summary = json.loads(rag_index("index", str(DATA), "--json", "--set", f"store.path={path}").stdout)
     assert summary["files_indexed"] == len(
-        {p for p in DATA.iterdir() if p.suffix in {".pdf", ".txt", ".md", ".html"}}
+        {p for p in DATA.iterdir() if p.suffix in {".pdf", ".txt", ".md", ".html", ".docx", ".pptx"}}
     )
     assert summary["skipped"] == []
     assert summary["chunks_written"] > 0 and summary["seconds"] > 0

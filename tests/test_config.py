@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import pytest
 import yaml
 
-from rag_index.config import Config, ConfigError, load_config
+from rag_index.config import Config, ConfigError, LoaderConfig, load_config
+from rag_index.loaders import LoadOptions
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
 
@@ -71,7 +73,7 @@ def test_unknown_keys_are_rejected_with_their_path() -> None:
         ("chunking.overlap=300", r"chunking: overlap \(300\) must be smaller than size \(200\)"),
         ("retrieval.k=many", r"retrieval\.k: 'many': Input should be a valid integer"),
         ("embedder.dtype=int4", r"embedder\.dtype: 'int4' is not one of auto, bf16, fp16, fp32"),
-        ("loader.formats=[pdf, docx]", r"loader\.formats: 'docx' is not one of html, md, pdf, txt"),
+        ("loader.formats=[pdf, odt]", r"loader\.formats: 'odt' is not one of docx, html, md, pdf, pptx, txt"),
     ],
 )
 def test_invalid_values_name_key_value_and_expectation(override: str, expected: str) -> None:
@@ -94,3 +96,9 @@ def test_malformed_override_and_files_are_clear_errors(tmp_path: Path) -> None:
 
 def test_default_yaml_is_the_dump_of_the_defaults() -> None:
     assert yaml.safe_load((CONFIGS / "default.yaml").read_text()) == Config().model_dump()
+
+
+def test_loader_defaults_are_the_load_options_defaults() -> None:
+    # LoadOptions() is what load_file uses without options: it must read files as a default run does.
+    options = LoaderConfig().load_options()
+    assert options == dataclasses.replace(LoadOptions(), max_bytes=20_000_000)

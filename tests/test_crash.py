@@ -111,9 +111,7 @@ def snapshot(
 def assert_manifest_claims_only_stored_chunks(config: Config) -> None:
     store = build_store(config.store)
     manifest = open_manifest(store)
-    settings = current_settings(
-        store, {"pdf_backend": "pypdfium2", "max_file_mb": 20.0}, config.chunking.model_dump()
-    )
+    settings = current_settings(store, config.loader.text_settings(), config.chunking.model_dump())
     drift = find_drift(store, manifest, settings)
     manifest.close()
     assert drift.missing == {}, "the manifest claims a finished file whose chunks are not all in the store"

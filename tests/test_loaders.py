@@ -7,12 +7,13 @@ import importlib.util
 import io
 import json
 import os
+import zipfile
 from pathlib import Path
 
 import pypdf
 import pytest
 
-from rag_index.loaders import FORMATS, PDF_BACKENDS, LoadError, iter_files, load_file
+from rag_index.loaders import FORMATS, PDF_BACKENDS, LoadError, LoadOptions, iter_files, load_file
 from rag_index.loaders import pdf as pdf_module
 from rag_index.loaders.pdf import clean_page_text
 from rag_index.loaders.walk import glob_to_regex
@@ -40,9 +41,9 @@ def rel_paths(root: Path, **kwargs: list[str]) -> list[str]:
     return [path.relative_to(root).as_posix() for path in iter_files(root, **options)]
 
 
-def load_one(path: Path, root: Path | None = None, **kwargs: str) -> str:
+def load_one(path: Path, root: Path | None = None) -> str:
     """Load a file that must give exactly one Document; return its text."""
-    docs = load_file(path, root or path.parent, **kwargs)
+    docs = load_file(path, root or path.parent)
     assert len(docs) == 1
     return docs[0].text
 
@@ -84,9 +85,9 @@ def test_iter_files_filters_by_format_with_case_insensitive_suffix(tree: Path) -
 
 
 def test_iter_files_rejects_unknown_format(tree: Path) -> None:
-    expected = r"unknown format.*'docx'.*expected some of \['html', 'md', 'pdf', 'txt'\]"
+    expected = r"unknown format.*'odt'.*expected some of \['docx', 'html', 'md', 'pdf', 'pptx', 'txt'\]"
     with pytest.raises(ValueError, match=expected):
-        rel_paths(tree, formats=["docx"])
+        rel_paths(tree, formats=["odt"])
 
 
 def test_iter_files_include_globs_match_top_level_and_nested(tree: Path) -> None:
@@ -281,7 +282,7 @@ def test_sample_release_notes_hide_script_style_and_comments() -> None:
 
 @pytest.mark.parametrize("backend", PDF_BACKENDS)
 def test_pdf_pages_of_the_sample_handbook(backend: str) -> None:
-    docs = load_file(HANDBOOK, REPO, pdf_backend=backend)
+    docs = load_file(HANDBOOK, REPO, LoadOptions(pdf_backend=backend))
     digest = content_hash(HANDBOOK_BYTES)
     assert [doc.metadata["page"] for doc in docs] == [1, 2, 3, 4]
     for doc in docs:
@@ -297,7 +298,10 @@ def test_pdf_pages_of_the_sample_handbook(backend: str) -> None:
 
 
 def test_pdf_backends_agree_on_the_handbook() -> None:
-    texts = [[doc.text for doc in load_file(HANDBOOK, DATA, pdf_backend=name)] for name in PDF_BACKENDS]
+    texts = [
+        [doc.text for doc in load_file(HANDBOOK, DATA, LoadOptions(pdf_backend=name))]
+        for name in PDF_BACKENDS
+    ]
     first, *others = texts
     assert all(other == first for other in others)
 
@@ -316,7 +320,7 @@ def test_pdf_backends_agree_on_the_handbook() -> None:
 def test_pdf_rejections(tmp_path: Path, backend: str, raw: bytes, reason: str) -> None:
     path = write(tmp_path / "doc.pdf", raw)
     with pytest.raises(LoadError, match=reason):
-        load_file(path, tmp_path, pdf_backend=backend)
+        load_file(path, tmp_path, LoadOptions(pdf_backend=backend))
 
 
 @pytest.mark.parametrize("backend", PDF_BACKENDS)
@@ -324,8 +328,8 @@ def test_pdf_without_text_layer(tmp_path: Path, backend: str) -> None:
     writer = pypdf.PdfWriter()
     writer.add_blank_page(612, 792)  # stands in for a scanned page: nothing to extract
     path = write(tmp_path / "scan.pdf", pdf_bytes(writer))
-    with pytest.raises(LoadError, match=r"^no text layer \(image-only PDF\?\)$"):
-        load_file(path, tmp_path, pdf_backend=backend)
+    with pytest.raises(LoadError, match=r"^no text layer \(image-only PDF\?\)$"):  # OCR: tests/test_ocr.py
+        load_file(path, tmp_path, LoadOptions(pdf_backend=backend, ocr="off"))
 
 
 @pytest.mark.parametrize("backend", PDF_BACKENDS)
@@ -335,7 +339,9 @@ def test_pdf_pages_without_text_are_skipped_but_numbering_is_kept(tmp_path: Path
     writer.add_page(reader.pages[0])
     writer.add_blank_page(612, 792)
     writer.add_page(reader.pages[3])
-    docs = load_file(write(tmp_path / "gap.pdf", pdf_bytes(writer)), tmp_path, pdf_backend=backend)
+    docs = load_file(
+        write(tmp_path / "gap.pdf", pdf_bytes(writer)), tmp_path, LoadOptions(pdf_backend=backend)
+    )
     assert [doc.metadata["page"] for doc in docs] == [1, 3]
     assert "E7" in docs[1].text
 
@@ -351,13 +357,13 @@ def encrypted_handbook(user_password: str) -> bytes:
 def test_pdf_encrypted_with_a_password_is_rejected(tmp_path: Path, backend: str) -> None:
     path = write(tmp_path / "locked.pdf", encrypted_handbook("user-secret"))
     with pytest.raises(LoadError, match=r"^encrypted \(password required\)$"):
-        load_file(path, tmp_path, pdf_backend=backend)
+        load_file(path, tmp_path, LoadOptions(pdf_backend=backend))
 
 
 @pytest.mark.parametrize("backend", PDF_BACKENDS)
 def test_pdf_encrypted_with_empty_user_password_loads(tmp_path: Path, backend: str) -> None:
     path = write(tmp_path / "restricted.pdf", encrypted_handbook(""))
-    docs = load_file(path, tmp_path, pdf_backend=backend)
+    docs = load_file(path, tmp_path, LoadOptions(pdf_backend=backend))
     assert [doc.metadata["page"] for doc in docs] == [1, 2, 3, 4]
     assert "340 grams" in docs[0].text
 
@@ -365,7 +371,7 @@ def test_pdf_encrypted_with_empty_user_password_loads(tmp_path: Path, backend: s
 def test_pdf_unknown_backend_is_a_configuration_error(tmp_path: Path) -> None:
     expected = r"unknown PDF backend 'fitz'; expected one of \['pypdf', 'pypdfium2'\]"
     with pytest.raises(ValueError, match=expected):
-        load_file(HANDBOOK, DATA, pdf_backend="fitz")
+        load_file(HANDBOOK, DATA, LoadOptions(pdf_backend="fitz"))
 
 
 def test_pdf_unexpected_backend_exceptions_become_load_errors(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -374,7 +380,7 @@ def test_pdf_unexpected_backend_exceptions_become_load_errors(monkeypatch: pytes
 
     monkeypatch.setitem(pdf_module._BACKENDS, "pypdf", explode)
     with pytest.raises(LoadError, match=r"^unreadable PDF: ValueError: bad /Widths in font$"):  # one line
-        load_file(HANDBOOK, DATA, pdf_backend="pypdf")
+        load_file(HANDBOOK, DATA, LoadOptions(pdf_backend="pypdf"))
 
 
 def test_clean_page_text() -> None:
@@ -386,7 +392,10 @@ def test_clean_page_text() -> None:
 
 def test_sample_corpus_loads_completely() -> None:
     files = [path.name for path in iter_files(DATA, ["**/*"], [], ALL_FORMATS)]
-    assert files == ["faq.txt", "guide.md", "handbook.pdf", "release-notes.html"]
+    assert files == [
+        "cafe-training.pptx", "faq.txt", "guide.md", "handbook.pdf", "release-notes.html",
+        "service-policy.docx",
+    ]  # fmt: skip
     docs = [doc for path in iter_files(DATA, ["**/*"], [], ALL_FORMATS) for doc in load_file(path, DATA)]
     assert {doc.metadata["format"] for doc in docs} == set(FORMATS)
     assert len({doc.id for doc in docs}) == len(docs)
@@ -400,6 +409,23 @@ def test_sample_questions_point_at_existing_pages() -> None:
         docs = load_file(DATA / question["source"], DATA)
         pages = [doc.metadata.get("page") for doc in docs]
         assert question["page"] in pages
+
+
+def test_sample_office_generator_reproduces_the_committed_files() -> None:
+    spec = importlib.util.spec_from_file_location(
+        "make_sample_office", REPO / "scripts" / "make_sample_office.py"
+    )
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    for name, data in (
+        ("service-policy.docx", module.build_docx()),
+        ("cafe-training.pptx", module.build_pptx()),
+    ):
+        # Part by part: the compressed bytes may differ between zlib builds, what they unpack to may not.
+        with zipfile.ZipFile(io.BytesIO(data)) as built, zipfile.ZipFile(DATA / name) as committed:
+            assert built.namelist() == committed.namelist(), name
+            assert all(built.read(part) == committed.read(part) for part in built.namelist()), name
 
 
 def test_sample_pdf_generator_reproduces_the_committed_file() -> None:

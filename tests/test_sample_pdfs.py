@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from rag_index.loaders import PDF_BACKENDS, LoadError, load_file
+from rag_index.loaders import PDF_BACKENDS, LoadError, LoadOptions, load_file
 
 SAMPLES = Path(__file__).resolve().parents[2] / "shared" / "pdfs" / "sample-files"
 if not (SAMPLES / "files.json").is_file():
@@ -42,14 +42,14 @@ def test_sample_pdf(name: str, backend: str) -> None:
     path = SAMPLES / name
     if name in CORRUPT:
         with pytest.raises(LoadError, match=r"^corrupt PDF: "):
-            load_file(path, SAMPLES, pdf_backend=backend)
+            load_file(path, SAMPLES, LoadOptions(pdf_backend=backend))
         return
     if name in IMAGE_ONLY:
         with pytest.raises(LoadError, match=r"^no text layer"):
-            load_file(path, SAMPLES, pdf_backend=backend)
+            load_file(path, SAMPLES, LoadOptions(pdf_backend=backend))
         return
     try:
-        docs = load_file(path, SAMPLES, pdf_backend=backend)
+        docs = load_file(path, SAMPLES, LoadOptions(pdf_backend=backend))
     except LoadError as err:
         # An encrypted file may load (empty user password) or be refused, but only as encrypted.
         assert entry["encrypted"], f"{name} failed with {backend}: {err}"

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from rag_index.loaders import FORMATS, LoadError, iter_files, load_file
+from rag_index.loaders import FORMATS, LoadError, LoadOptions, iter_files, load_file
 from rag_index.types import Document
 
 log = logging.getLogger(__name__)
@@ -129,7 +129,7 @@ def load_document_qa(path: Path, pdf_backend: str = "pypdfium2") -> RetrievalDat
     def load(ids: Sequence[str]) -> Iterator[Document]:
         for name in ids:
             try:
-                pages = load_file(docs / name, docs, pdf_backend)
+                pages = load_file(docs / name, docs, LoadOptions(pdf_backend=pdf_backend))
             except LoadError as err:
                 log.warning("skipped %s: %s", name, err)
                 continue

@@ -174,9 +174,8 @@ class Indexer:
         self, path: Path, root: Path, source: str, digest: str, settings: str, report: IndexReport
     ) -> SourceChange | None:
         """The new chunks of a changed file; None when the file system kept us from reading it."""
-        max_bytes = int(self.loader.max_file_mb * 1e6)
         try:
-            documents = load_file(path, root, self.loader.pdf_backend, max_bytes)
+            documents = load_file(path, root, self.loader.load_options())
         except LoadError as err:
             report.skipped.append(SkippedFile(source, str(err)))
             return None if err.transient else SourceChange(source, str(root), digest, settings, [], str(err))

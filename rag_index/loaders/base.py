@@ -1,9 +1,10 @@
-"""What every loader shares: the error type, the format table and reading a file's bytes."""
+"""What every loader shares: the error type, the format table, the load options and reading a file's bytes."""
 
 from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 # Format name -> suffixes (lower case). The walker filters on these and load_file dispatches on them.
@@ -12,6 +13,8 @@ FORMATS: dict[str, tuple[str, ...]] = {
     "txt": (".txt",),
     "md": (".md", ".markdown"),
     "html": (".html", ".htm"),
+    "docx": (".docx",),
+    "pptx": (".pptx",),
 }
 
 _FORMAT_BY_SUFFIX = {suffix: name for name, suffixes in FORMATS.items() for suffix in suffixes}
@@ -27,6 +30,19 @@ class LoadError(Exception):
     def __init__(self, reason: str, *, transient: bool = False) -> None:
         super().__init__(reason)
         self.transient = transient
+
+
+@dataclass(frozen=True)
+class LoadOptions:
+    """How files are read: all that load_file needs besides the path (LoaderConfig.load_options builds it)."""
+
+    pdf_backend: str = "pypdfium2"
+    max_bytes: int | None = None  # larger files are refused before they are read
+    ocr: str = "auto"  # off | auto (PDF pages without a text layer, when an engine is installed) | force
+    ocr_dpi: int = 200  # the resolution pages are rendered at for OCR (see loaders/ocr.py)
+    ocr_languages: str = "eng"  # Tesseract languages joined by '+'
+    docx_headers_footers: bool = False  # page headers and footers repeat on every page: noise for retrieval
+    pptx_notes: bool = True  # speaker notes often say what the slide only shows
 
 
 def format_of(path: Path) -> str:
@@ -80,6 +96,12 @@ def check_size(size: int, max_bytes: int) -> None:
     """LoadError naming both sizes when a file is larger than the configured limit."""
     if size > max_bytes:
         raise LoadError(f"too large: {size / 1e6:.1f} MB > loader.max_file_mb ({max_bytes / 1e6:g} MB)")
+
+
+def one_line(err: BaseException) -> str:
+    """An exception's message on one line (whitespace collapsed), at most 200 characters: a skip reason."""
+    message = " ".join(str(err).split()) or type(err).__name__
+    return message[:200]
 
 
 def _os_load_error(err: OSError) -> LoadError:

@@ -1,4 +1,4 @@
-"""PDF text extraction, one string per page, with two interchangeable backends.
+"""PDF text extraction, one string per page, with two interchangeable backends and OCR (loaders/ocr.py).
 
 pypdfium2 (PDFium, the engine in Chrome) is the default: on 20 SEC 10-Q filings it was 18x faster than pypdf
 and read the 2 files pypdf refused (benchmarks/pdf_backends.py). pypdf (pure Python) stays as an option.
@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import io
 from collections.abc import Callable
+from typing import NamedTuple
 
-from rag_index.loaders.base import LoadError
+from rag_index.loaders.base import LoadError, LoadOptions, one_line
+from rag_index.loaders.ocr import OcrUnavailable, check_ocr_mode, ocr_pages
 from rag_index.loaders.text import normalize_newlines
 
 # PDF readers accept a header anywhere in the first 1 KiB (junk may precede it), as PDFium does.
@@ -20,9 +22,24 @@ _HEADER_WINDOW = 1024
 _ARTEFACTS = str.maketrans({**{chr(c): None for c in range(32) if chr(c) not in "\t\n"}, "\x02": "-"})
 
 
-def pdf_pages(data: bytes, backend: str = "pypdfium2") -> list[tuple[int, str]]:
-    """``(page number from 1, text)`` for each page with text; LoadError when the PDF cannot be indexed."""
-    extract = _backend(backend)
+class PdfPage(NamedTuple):
+    """One page with text: its number from 1, the text, and whether OCR read it from the page's image."""
+
+    number: int
+    text: str
+    ocr: bool = False
+
+
+def pdf_pages(data: bytes, options: LoadOptions | None = None) -> list[PdfPage]:
+    """Each page with text, from its text layer or by OCR (``options.ocr``); LoadError when there is none.
+
+    ``auto`` OCRs the pages that have no text layer, ``force`` every page (its text layer is ignored), ``off``
+    none. Without an OCR engine, ``auto`` leaves those pages out as before, and a PDF left with no text is
+    refused with a reason that says how to install one; ``force`` refuses every PDF.
+    """
+    options = options or LoadOptions()
+    extract = _backend(options.pdf_backend)
+    check_ocr_mode(options.ocr)
     if not data:
         raise LoadError("empty file")
     if b"%PDF-" not in data[:_HEADER_WINDOW]:
@@ -34,15 +51,35 @@ def pdf_pages(data: bytes, backend: str = "pypdfium2") -> list[tuple[int, str]]:
     except Exception as err:
         # Parsers of untrusted binary input raise all sorts (IndexError, KeyError, struct.error, ...);
         # whatever it is, it is this file's problem and must be reported as a skipped file, not crash the run.
-        raise LoadError(f"unreadable PDF: {type(err).__name__}: {_one_line(err)}") from err
+        raise LoadError(f"unreadable PDF: {type(err).__name__}: {one_line(err)}") from err
     if not raw_pages:
         raise LoadError("PDF has no pages")
-    pages = [
-        (number, text) for number, raw in enumerate(raw_pages, start=1) if (text := clean_page_text(raw))
+    layer = [clean_page_text(raw) for raw in raw_pages]
+    wanted = [
+        number
+        for number, text in enumerate(layer, start=1)
+        if options.ocr == "force" or (options.ocr == "auto" and not text)
     ]
+    read, hint = _read_by_ocr(data, wanted, options) if wanted else ({}, "")
+    pages = [
+        PdfPage(number, read[number], ocr=True) if number in read else PdfPage(number, text)
+        for number, text in enumerate(layer, start=1)
+    ]
+    pages = [page for page in pages if page.text]
     if not pages:
-        raise LoadError("no text layer (image-only PDF?)")
+        raise LoadError("no text layer (image-only PDF?)" + hint)
     return pages
+
+
+def _read_by_ocr(data: bytes, numbers: list[int], options: LoadOptions) -> tuple[dict[int, str], str]:
+    """(cleaned OCR text per page, "") or, when no engine is installed and ocr is auto, ({}, install hint)."""
+    try:
+        texts = ocr_pages(data, numbers, options.ocr_dpi, options.ocr_languages)
+    except OcrUnavailable as err:
+        if options.ocr == "force":
+            raise LoadError(f"loader.ocr is force but {err}") from None
+        return {}, f"; {err}"
+    return {number: clean_page_text(text) for number, text in texts.items()}, "; OCR read no text either"
 
 
 def clean_page_text(text: str) -> str:
@@ -64,7 +101,7 @@ def _pypdfium2_pages(data: bytes) -> list[str]:
             pdfium_c.FPDF_ERR_FORMAT: "corrupt PDF: data format error",
         }
         code = getattr(err, "err_code", None)  # set by PDFium's document loader only
-        raise LoadError(reasons.get(code, f"corrupt PDF: {_one_line(err)}")) from None
+        raise LoadError(reasons.get(code, f"corrupt PDF: {one_line(err)}")) from None
     texts: list[str] = []
     try:
         for index in range(len(pdf)):
@@ -79,7 +116,7 @@ def _pypdfium2_pages(data: bytes) -> list[str]:
             finally:
                 page.close()
     except pdfium.PdfiumError as err:
-        raise LoadError(f"corrupt PDF: page {len(texts) + 1}: {_one_line(err)}") from None
+        raise LoadError(f"corrupt PDF: page {len(texts) + 1}: {one_line(err)}") from None
     finally:
         pdf.close()
     return texts
@@ -97,12 +134,12 @@ def _pypdf_pages(data: bytes) -> list[str]:
         return [page.extract_text() for page in reader.pages]
     except DependencyError as err:
         # AES needs the optional 'cryptography' package; say so rather than calling the file broken.
-        raise LoadError(f"encrypted: pypdf needs an extra package: {_one_line(err)}") from None
+        raise LoadError(f"encrypted: pypdf needs an extra package: {one_line(err)}") from None
     except LimitReachedError as err:
         # pypdf's guards against decompression bombs also trip on some large valid files; PDFium reads those.
-        raise LoadError(f"over pypdf's safety limits ({_one_line(err)}); try the pypdfium2 backend") from None
+        raise LoadError(f"over pypdf's safety limits ({one_line(err)}); try the pypdfium2 backend") from None
     except PyPdfError as err:
-        raise LoadError(f"corrupt PDF: {_one_line(err)}") from None
+        raise LoadError(f"corrupt PDF: {one_line(err)}") from None
 
 
 _BACKENDS: dict[str, Callable[[bytes], list[str]]] = {
@@ -123,8 +160,3 @@ def _backend(name: str) -> Callable[[bytes], list[str]]:
 def check_pdf_backend(name: str) -> None:
     """Raise ValueError naming the valid backends when ``name`` is not one of PDF_BACKENDS."""
     _backend(name)
-
-
-def _one_line(err: BaseException) -> str:
-    message = " ".join(str(err).split()) or type(err).__name__
-    return message[:200]
