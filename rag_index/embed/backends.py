@@ -114,6 +114,10 @@ class OpenVINOBackend:
         self._idle: queue.SimpleQueue[Any] = queue.SimpleQueue()
         for _ in range(self.parallel):
             self._idle.put(compiled.create_infer_request())
+        # The first inference of a process sets up state in OpenVINO's Python bindings; two encoder threads
+        # doing it at once deadlocked once in nine test runs. One tiny batch, alone, sets it up first.
+        tiny = torch.ones(1, 2, dtype=torch.long)
+        self.forward(tiny, tiny)
 
     @staticmethod
     def _convert(ov: Any, model: torch.nn.Module) -> Any:
