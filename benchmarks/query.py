@@ -1,10 +1,11 @@
-"""Query latency: p50 and p95 of rag-index retrieval (query embedding + Chroma search) over SciFact.
+"""Query latency: p50 and p95 of rag-index retrieval (query embedding + search) over SciFact.
 
 Run: python benchmarks/query.py [--docs 5183] [--queries 300] [--store DIR]
-                                 [--backends torch:fp32,openvino:bf16]
+        [--variants torch:fp32:similarity,openvino:bf16:similarity,openvino:bf16:lexical,openvino:bf16:hybrid]
 Indexes the SciFact abstracts (one .txt file each) with the `rag-index index` command into --store (a
 temporary folder by default; an existing index there is reused), then times Retriever.search for the test
-claims with each query-side backend, alternated query by query. Prints the percentiles and a JSON line.
+claims with each variant (query-side backend, precision and search type), alternated query by query.
+Prints the percentiles and a JSON line.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from pathlib import Path
 import numpy as np
 from _common import SCIFACT, emit, machine, require, scifact_corpus
 
-from rag_index.build import build_embedder, build_store
+from rag_index.build import build_embedder, build_lexical, build_store
 from rag_index.config import load_config
 from rag_index.evaluation.datasets import load_beir
 from rag_index.search.retriever import Retriever
@@ -54,7 +55,10 @@ def main() -> None:
     parser.add_argument("--docs", type=int, default=5183)
     parser.add_argument("--queries", type=int, default=300)
     parser.add_argument("--store", type=Path, help="index folder to build or reuse (default: temporary)")
-    parser.add_argument("--backends", default="torch:fp32,openvino:bf16")
+    parser.add_argument(
+        "--variants",
+        default="torch:fp32:similarity,openvino:bf16:similarity,openvino:bf16:lexical,openvino:bf16:hybrid",
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="bench-query-") as tmp:
         store_path = args.store or Path(tmp)
@@ -64,15 +68,20 @@ def main() -> None:
             print(f"indexed {report.get('files_indexed')} files in {time.perf_counter() - started:.1f} s")
         queries = list(load_beir(require(SCIFACT)).queries.values())[: args.queries]  # the judged test claims
         retrievers = {}
-        for variant in args.backends.split(","):
-            backend, dtype = variant.split(":")
+        embedders = {}
+        for variant in args.variants.split(","):
+            backend, dtype, search_type = variant.split(":")
             config = load_config(
                 None, [f"store.path={store_path}", f"embedder.backend={backend}", f"embedder.dtype={dtype}"]
             )
-            embedder = build_embedder(config.embedder)
+            if (backend, dtype) not in embedders:  # variants of one embedder share it, as a process would
+                embedders[backend, dtype] = build_embedder(config.embedder)
+            embedder = embedders[backend, dtype]
             store = build_store(config.store)
             store.open(embedder.fingerprint, create=False)
-            retrievers[variant] = Retriever(embedder, store, k=10)
+            lexical = build_lexical(config.lexical, store)
+            options = {"search_type": search_type, "fetch_k": config.retrieval.fetch_k}
+            retrievers[variant] = Retriever(embedder, store, k=10, lexical=lexical, **options)
             retrievers[variant].search(queries[0])  # warm-up: first-call allocations, Chroma's index load
         times: dict[str, list[float]] = {variant: [] for variant in retrievers}
         chunks = store.count()
@@ -85,7 +94,7 @@ def main() -> None:
     for variant, values in times.items():
         p50, p95 = np.percentile(values, [50, 95])
         result[variant] = {"p50_ms": round(float(p50), 2), "p95_ms": round(float(p95), 2)}
-        print(f"{variant:16s} p50 {p50:6.2f} ms   p95 {p95:6.2f} ms   ({len(values)} queries, k=10)")
+        print(f"{variant:28s} p50 {p50:6.2f} ms   p95 {p95:6.2f} ms   ({len(values)} queries, k=10)")
     emit({"benchmark": "query", "machine": machine(), "chunks": chunks, "queries": len(queries), **result})
 
 

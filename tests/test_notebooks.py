@@ -121,3 +121,20 @@ def test_chunking_comparison_on_a_sec_10q_subset(tmp_path: Path, monkeypatch: py
     )
     assert "chunking.strategy  chunking.size  chunking.overlap  recall@5" in out
     assert images(book) == 2
+
+
+@needs_shared
+def test_hybrid_search_on_subsets(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    parameters = {
+        "SCIFACT": str(SCIFACT),
+        "SEC_10Q": str(small_sec_10q(tmp_path / "sec-10q")),
+        "QUERIES": 5,
+        "DISTRACTORS": 20,
+        "ALPHAS": [0.0, 0.5, 1.0],
+        "STORE": str(tmp_path / "store"),
+    }
+    book = execute("04_hybrid_search.ipynb", parameters, monkeypatch)
+    out = text_output(book)
+    assert "retrieval.search_type  ndcg@10" in out and "hybrid" in out and "lexical" in out
+    assert "retrieval.search_type  retrieval.alpha  ndcg@10" in out
+    assert images(book) == 2
