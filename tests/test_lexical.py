@@ -128,3 +128,14 @@ def test_filters_select_what_chroma_selects(
 def test_a_bad_language_is_a_config_error() -> None:
     with pytest.raises(ConfigError, match=r"^lexical\.language: 'klingon' is not one of .*english"):
         load_config(overrides=["lexical.language=klingon"])
+
+
+def test_file_name_words_are_indexed_unless_turned_off(tmp_path: Path) -> None:
+    named = {"x": ("Revenue rose in the quarter.", {"source": "filings/2023 Q3 AAPL.pdf"})}
+    on = LexicalIndex(tmp_path / "on", LexicalConfig())
+    off = LexicalIndex(tmp_path / "off", LexicalConfig(file_names=False))
+    for index in (on, off):
+        index.upsert(chunks(named))
+    assert ranked(on, "AAPL Q3") == ["x"] and ranked(off, "AAPL Q3") == []
+    assert on.search(Query("aapl"), 1)[0].text == "Revenue rose in the quarter."  # the text is unchanged
+    assert on.settings != off.settings  # turning it off rebuilds the index

@@ -285,7 +285,7 @@ def index_units(
     """Write the units into store's (re)created collection, and into the (reset) lexical index if given."""
     store.open(fingerprint, recreate=True)
     chunks = [
-        Chunk(id=f"u{i}", doc_id=doc, text=text, start=0, end=len(text))
+        Chunk(id=f"u{i}", doc_id=doc, text=text, start=0, end=len(text), metadata={"source": doc})
         for i, (text, doc) in enumerate(zip(unit_texts, unit_docs, strict=True))
     ]
     # Chroma keeps no text (scoring does not need it, and it slows the upsert); the lexical index does.

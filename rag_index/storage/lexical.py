@@ -22,7 +22,7 @@ import tempfile
 import threading
 import unicodedata
 from collections.abc import Callable, Iterator, Sequence
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 import numpy as np
@@ -64,6 +64,9 @@ class LexicalConfig(Section):
     language: str = "english"  # a Snowball stemmer (PyStemmer); stopwords exist for english only
     stemmer: bool = True
     stopwords: bool = True
+    # Index the words of each chunk's file name too ("2023 Q3 AAPL.pdf"): files are often named for
+    # what they hold, and their chunks rarely repeat it.
+    file_names: bool = True
 
     @field_validator("language")
     @classmethod
@@ -180,11 +183,17 @@ class LexicalIndex:
                 metadata = json.dumps(stored_metadata(chunk), ensure_ascii=False).encode("utf-8")
                 document = tantivy.Document(
                     id=chunk.id,
-                    terms=" ".join(self.tokenize(chunk.text)),
+                    terms=" ".join(self.tokenize(self._indexed_text(chunk))),
                     text=chunk.text.encode("utf-8"),
                     meta=metadata,
                 )
                 writer.add_document(document)
+
+    def _indexed_text(self, chunk: Chunk) -> str:
+        source = chunk.metadata.get("source")
+        if not self.config.file_names or not source:
+            return chunk.text
+        return f"{PurePosixPath(str(source)).stem} {chunk.text}"
 
     def delete(self, ids: Sequence[str]) -> None:
         """Remove chunks by id; absent ids are ignored; committed durably."""
