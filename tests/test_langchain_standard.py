@@ -11,7 +11,7 @@ import pytest
 from langchain_tests.integration_tests import EmbeddingsIntegrationTests, RetrieversIntegrationTests
 from langchain_tests.unit_tests import EmbeddingsUnitTests
 
-from rag_index.build import build_chunker, build_store
+from rag_index.build import build_chunker, build_lexical, build_store
 from rag_index.config import Config
 from rag_index.embed.embedder import PoolingEmbedder
 from rag_index.index.run import index_folder
@@ -44,9 +44,10 @@ def data_retriever(embedder: PoolingEmbedder, tmp_path_factory: pytest.TempPathF
     config.store.path = str(tmp_path_factory.mktemp("standard-store"))
     config.store.collection = f"std-{uuid.uuid4().hex[:8]}"
     store = build_store(config.store)
+    lexical = build_lexical(config.lexical, store)
     chunker = build_chunker(config.chunking, embedder)
-    index_folder(Path(DATA), config.loader, chunker, embedder, store, progress=False)
-    return Retriever(embedder, store)
+    index_folder(Path(DATA), config.loader, chunker, embedder, store, lexical=lexical, progress=False)
+    return Retriever(embedder, store, lexical=lexical)
 
 
 class _PoolingEmbeddingsUnderTest:
@@ -86,3 +87,19 @@ class TestRagIndexRetrieverIntegration(RetrieversIntegrationTests):
     @property
     def retriever_query_example(self) -> str:
         return "How long does the Aurora grinder warranty last?"
+
+
+class TestRagIndexRetrieverHybridIntegration(TestRagIndexRetrieverIntegration):
+    """The same suite with dense and BM25 results fused."""
+
+    @property
+    def retriever_constructor_params(self) -> dict[str, Any]:
+        return {"retriever": self.core, "search_type": "hybrid"}
+
+
+class TestRagIndexRetrieverLexicalIntegration(TestRagIndexRetrieverIntegration):
+    """The same suite with BM25 alone."""
+
+    @property
+    def retriever_constructor_params(self) -> dict[str, Any]:
+        return {"retriever": self.core, "search_type": "lexical"}
