@@ -56,5 +56,11 @@ def build_lexical(config: LexicalConfig, store: ChromaStore) -> LexicalIndex | N
 def build_retriever(
     config: RetrievalConfig, embedder: Embedder, store: ChromaStore, lexical: LexicalIndex | None = None
 ) -> Retriever:
-    """The retriever a `retrieval:` section describes, over an open store (and its lexical index)."""
+    """The retriever a `retrieval:` section describes, over an open store (and its lexical index).
+
+    A lexical index that is missing or incomplete for this collection is not used: a search type that
+    needs it fails here, saying how to build it, rather than quietly returning dense results.
+    """
+    if lexical is not None and not lexical.describes(store.collection_id):
+        lexical = None
     return Retriever(embedder, store, lexical=lexical, **config.model_dump())

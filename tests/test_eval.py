@@ -166,7 +166,7 @@ def test_bad_grids_say_what_is_wrong(grid: list[str], error: type[Exception], me
 
 def test_eval_json_then_cached(beir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     args = ["eval", "--dataset", str(beir), "--json", "--cache-dir", str(tmp_path / "cache")]
-    args += ["--set", f"store.path={tmp_path / 'store'}"]
+    args += ["--set", f"store.path={tmp_path / 'store'}", "--set", "retrieval.search_type=similarity"]
     assert main([*args, "--grid", "embedder.pooling=mean,max,idf_mean,mean+cls,mean_no_special"]) == 0
     first = json.loads(capsys.readouterr().out)
     assert first["document_score"] == "whole document" and first["queries"] == 2
@@ -218,7 +218,7 @@ def test_retriever_search_scores_a_document_by_its_best_chunk(tmp_path: Path) ->
     store = ChromaStore(str(tmp_path), "eval-units", hnsw=EVAL_HNSW)
     texts = ["alpha one", "beta two", "alpha three", "gamma four"]
     index_units(store, None, texts, units, ["a", "b", "a", "c"], {"test": 1})
-    retriever = Retriever(FakeEmbedder(), store)
+    retriever = Retriever(FakeEmbedder(), store, search_type="similarity")
     run = retriever_search(retriever, ["q", "r"], ["", ""], queries, 4, 3, 2)
     exact = exact_search(["q", "r"], queries, units, ["a", "b", "a", "c"], depth=2)
     assert run.keys() == exact.keys()
@@ -268,8 +268,8 @@ def test_chroma_and_exact_search_agree_on_a_scifact_subset(embedder: PoolingEmbe
     store = ChromaStore(str(tmp_path), "eval-scifact", hnsw=EVAL_HNSW)
     index_units(store, None, [d.text for d in documents], units, unit_docs, {"subset": True})
     chroma = retriever_search(
-        Retriever(embedder, store), query_ids, ["" for _ in query_ids], queries["mean"], len(units),
-        len(documents), 100,
+        Retriever(embedder, store, search_type="similarity"), query_ids, ["" for _ in query_ids],
+        queries["mean"], len(units), len(documents), 100,
     )  # fmt: skip
     exact = exact_search(query_ids, queries["mean"], units, unit_docs, 100)
     assert store.count() == len(documents) == len(dataset.corpus_ids)
@@ -286,7 +286,7 @@ def test_eval_search_modes_write_a_collection_and_cache_apart(
 
     store = tmp_path / "store"
     args = ["eval", "--dataset", str(beir), "--json", "--cache-dir", str(tmp_path / "cache")]
-    args += ["--set", f"store.path={store}"]
+    args += ["--set", f"store.path={store}", "--set", "retrieval.search_type=similarity"]
     assert main([*args, "--search", "chroma"]) == 0
     chroma = json.loads(capsys.readouterr().out)
     assert chroma["search"] == "chroma" and chroma["cached"] is False

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from rag_index.config import load_config
 from rag_index.embed.embedder import PoolingEmbedder
 from rag_index.evaluation import SCIFACT_REFERENCE, evaluate, load_dataset, run_eval, subset
 from tests.conftest import SHARED
@@ -15,7 +16,8 @@ pytestmark = pytest.mark.skipif(not SCIFACT.is_dir(), reason=f"{SCIFACT} (shared
 
 def test_subset_metrics_match_an_independent_computation(embedder: PoolingEmbedder) -> None:
     dataset = subset(load_dataset(SCIFACT), queries=20, distractors=60)
-    report = run_eval(dataset, grid={"embedder.pooling": ["mean", "max"]}, progress=False)
+    dense = load_config(overrides=["retrieval.search_type=similarity"])
+    report = run_eval(dataset, dense, grid={"embedder.pooling": ["mean", "max"]}, progress=False)
     mean, max_ = report.results
     assert len(report.passes) == 1 and report.passes[0].poolings == ["max", "mean"]
     # The same ranking computed by hand: embed documents and queries, score every pair by cosine.

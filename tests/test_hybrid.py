@@ -9,7 +9,6 @@ import pytest
 from rag_index.errors import StoreError
 from rag_index.search.fusion import fuse
 from rag_index.search.retriever import Retriever
-from rag_index.storage.chroma import ChromaStore
 from rag_index.storage.lexical import LexicalConfig, LexicalIndex
 from rag_index.types import Chunk, ScoredChunk
 from tests.fakes import FakeEmbedder
@@ -89,7 +88,7 @@ def test_hybrid_needs_fetch_k_of_at_least_k(hybrid: Retriever) -> None:
 
 def test_a_store_without_lexical_index_says_how_to_get_one(tmp_path: Path) -> None:
     embedder = FakeEmbedder()
-    plain = Retriever(embedder, make_store(embedder=embedder), search_type="hybrid")
+    store = make_store(embedder=embedder)
     with pytest.raises(StoreError, match=r"has no lexical index .* set lexical\.enabled: true"):
-        plain.search("Aurora")
-    assert isinstance(plain.store, ChromaStore)
+        Retriever(embedder, store, search_type="hybrid")
+    assert Retriever(embedder, store, search_type="similarity").search("Aurora")

@@ -22,7 +22,7 @@ from tests.test_retriever import make_store
 @pytest.fixture(scope="module")
 def core() -> Retriever:
     embedder = FakeEmbedder()
-    return Retriever(embedder, make_store(embedder=embedder), k=3)
+    return Retriever(embedder, make_store(embedder=embedder), k=3, search_type="similarity")
 
 
 # --- PoolingEmbeddings ---------------------------------------------------------------------------

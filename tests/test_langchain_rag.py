@@ -17,7 +17,7 @@ from langchain_core.output_parsers import StrOutputParser
 from langchain_core.prompts import ChatPromptTemplate
 from langchain_core.runnables import Runnable, RunnablePassthrough
 
-from rag_index.build import build_chunker, build_store
+from rag_index.build import build_chunker, build_lexical, build_store
 from rag_index.config import load_config
 from rag_index.embed.embedder import PoolingEmbedder
 from rag_index.index.run import index_folder
@@ -38,14 +38,15 @@ def config_path(embedder: PoolingEmbedder, tmp_path_factory: pytest.TempPathFact
         # the session embedder's settings (torch fp32 on the CPU): from_config reuses the loaded model
         "embedder": {"device": "cpu", "backend": "torch", "dtype": "fp32"},
         "store": {"path": str(root / "store"), "collection": f"rag-{uuid.uuid4().hex[:8]}"},
+        "retrieval": {"search_type": "similarity"},  # compared with langchain-chroma's dense search below
     }
     path.write_text(yaml.safe_dump(settings))
     config = load_config(path)
     # index_with_config would load a second copy of the model; these are the same steps with the session one.
     store = build_store(config.store)
-    report = index_folder(
-        DATA, config.loader, build_chunker(config.chunking, embedder), embedder, store, progress=False
-    )
+    lexical = build_lexical(config.lexical, store)
+    chunker = build_chunker(config.chunking, embedder)
+    report = index_folder(DATA, config.loader, chunker, embedder, store, lexical=lexical, progress=False)
     assert report.chunks_written > 0 and not report.skipped
     return path
 

@@ -80,11 +80,13 @@ def test_retriever_ranks_the_matching_chunk_first(folder: Path, tmp_path: Path) 
     store = make_store(tmp_path)
     embedder = FakeEmbedder()
     run(folder, store, embedder)
-    results = Retriever(embedder, store, k=3).search("how often does the lighthouse signal flash")
+    results = Retriever(embedder, store, k=3, search_type="similarity").search(
+        "how often does the lighthouse signal flash"
+    )
     assert results[0].metadata["source"] == "sub/harbour.md"
     assert [r.score for r in results] == sorted((r.score for r in results), reverse=True)
     assert (
-        Retriever(embedder, store)
+        Retriever(embedder, store, search_type="similarity")
         .search("grinder", where={"source": "notes.html"}, k=1)[0]
         .metadata["source"]
         == "notes.html"

@@ -50,7 +50,7 @@ def make_store(distance: str = "cosine", embedder: FakeEmbedder | None = None) -
 @pytest.fixture(scope="module")
 def retriever() -> Retriever:
     embedder = FakeEmbedder()
-    return Retriever(embedder, make_store(embedder=embedder), k=3)
+    return Retriever(embedder, make_store(embedder=embedder), k=3, search_type="similarity")
 
 
 def ids(hits: list) -> list[str]:
@@ -65,7 +65,9 @@ def test_existing_positional_call_still_works(retriever: Retriever) -> None:
 @pytest.mark.parametrize("distance", ["cosine", "ip", "l2"])
 def test_scores_are_cosine_similarities_best_first_for_every_distance(distance: str) -> None:
     embedder = FakeEmbedder()
-    hits = Retriever(embedder, make_store(distance, embedder), k=6).search("Aurora grinder warranty")
+    hits = Retriever(embedder, make_store(distance, embedder), k=6, search_type="similarity").search(
+        "Aurora grinder warranty"
+    )
     query = embedder.encode_queries(["Aurora grinder warranty"])
     docs = embedder.encode_documents([hit.text for hit in hits])
     expected = cosine_matrix(query, docs)[0]
@@ -200,7 +202,13 @@ def test_a_retrieval_section_gives_every_option(retriever: Retriever) -> None:
 
 def test_retrieval_config_checks_its_options(tmp_path: Path) -> None:
     assert RetrievalConfig() == RetrievalConfig(
-        k=5, search_type="similarity", fetch_k=20, lambda_mult=0.5, score_threshold=None
+        k=5,
+        search_type="hybrid",
+        fetch_k=20,
+        lambda_mult=0.5,
+        score_threshold=None,
+        fusion="convex",
+        alpha=0.4,
     )
     with pytest.raises(ConfigError, match=r"^retrieval\.search_type: 'knn' is not one of similarity, mmr, "):
         load_config(overrides=["retrieval.search_type=knn"])

@@ -28,7 +28,7 @@ def retriever(embedder: PoolingEmbedder, tmp_path_factory: pytest.TempPathFactor
         DATA, config.loader, build_chunker(config.chunking, embedder), embedder, store, progress=False
     )
     assert report.skipped == [] and report.chunks_truncated == 0
-    return Retriever(embedder, store, k=3)
+    return Retriever(embedder, store, k=3, search_type="similarity")
 
 
 @pytest.mark.parametrize("item", QUESTIONS, ids=[q["question"][:40] for q in QUESTIONS])

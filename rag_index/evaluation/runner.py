@@ -371,8 +371,8 @@ def evaluate_points(
     """
     if search not in SEARCHES:
         raise EvalError(f"--search {search!r}: expected one of {', '.join(SEARCHES)}")
-    if search == "exact" and any(p.config.retrieval.search_type != "similarity" for p in points):
-        raise EvalError("--search exact scores similarity search only; use --search chroma for other types")
+    if search == "exact" and any(key.startswith("retrieval.") for p in points for key in p.params):
+        raise EvalError("--search exact is exact cosine similarity: --grid retrieval.* needs --search chroma")
     whole = dataset.whole_documents_by_default if whole_documents is None else whole_documents
     if whole and any(key.startswith("chunking.") for point in points for key in point.params):
         raise EvalError("--grid chunking.*: this run embeds whole documents; add --documents chunked")
@@ -410,7 +410,9 @@ def evaluate_points(
                 "metrics": list(metrics),
                 "search": search,
                 "retrieval": point.config.retrieval.model_dump() if search == "chroma" else None,
-                "lexical": point.config.lexical.model_dump() if _uses_lexical(point) else None,
+                "lexical": point.config.lexical.model_dump()
+                if search == "chroma" and _uses_lexical(point)
+                else None,
             }
 
         stored = {id(p): cache.get(key(p)) if cache else None for p in group}
@@ -483,6 +485,7 @@ def _compute(
     for name in poolings:
         mine = [p for p in points if _pooling_of(p, embedder) == name]
         if report.search == "exact":
+            # exact cosine similarity, whatever retrieval.search_type says: the reference figures' search
             run = exact_search(query_ids, query_vectors[name], unit_vectors[name], unit_docs, depth)
             runs = {id(p): run for p in mine}
         else:

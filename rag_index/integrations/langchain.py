@@ -21,6 +21,7 @@ from rag_index.build import build_embedder, build_lexical, build_retriever, buil
 from rag_index.config import EmbedderConfig, RetrievalConfig, load_config
 from rag_index.search.context import format_context
 from rag_index.search.retriever import Retriever
+from rag_index.storage.base import ChunkStore
 from rag_index.storage.chroma import ChromaStore
 from rag_index.types import Embedder, ScoredChunk
 
@@ -120,10 +121,16 @@ class RagIndexRetriever(BaseRetriever):
         return self.retriever.replace(**{name: getattr(self, name) for name in RetrievalConfig.model_fields})
 
     @classmethod
-    def from_components(cls, embedder: Embedder, store: ChromaStore, **options: Any) -> RagIndexRetriever:
-        """A retriever over an existing collection; refuses one built with another embedder."""
+    def from_components(
+        cls, embedder: Embedder, store: ChromaStore, lexical: ChunkStore | None = None, **options: Any
+    ) -> RagIndexRetriever:
+        """A retriever over an existing collection; refuses one built with another embedder.
+
+        Hybrid with a lexical index, similarity search without one (options can say otherwise).
+        """
         store.open(embedder.fingerprint, create=False)
-        return cls(retriever=Retriever(embedder, store), **options)
+        search_type = "hybrid" if lexical is not None else "similarity"
+        return cls(retriever=Retriever(embedder, store, lexical=lexical, search_type=search_type), **options)
 
     @classmethod
     def from_config(

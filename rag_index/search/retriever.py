@@ -14,6 +14,7 @@ from rag_index.storage.chroma import ChromaStore
 from rag_index.types import Embedder, ScoredChunk
 
 DENSE = ("similarity", "mmr", "similarity_score_threshold", "hybrid")  # search types that embed the query
+LEXICAL = ("lexical", "hybrid")  # search types that need the lexical index
 
 
 class Retriever:
@@ -48,6 +49,8 @@ class Retriever:
         self.store = store
         self.lexical = lexical
         self.options = validated(RetrievalConfig, {"k": k, **options}, "retrieval.")
+        if lexical is None and self.options.search_type in LEXICAL:
+            self._lexical()  # fail here, where the retriever is made, rather than at the first query
 
     def __getattr__(self, name: str) -> Any:
         # retriever.k, retriever.search_type, ...: the options, read-only
@@ -118,6 +121,7 @@ class Retriever:
         if self.lexical is None:
             raise StoreError(
                 f"collection {self.store.name!r} at {self.store.label} has no lexical index for "
-                "search_type lexical or hybrid; set lexical.enabled: true and run `rag-index index` again"
+                "search_type lexical or hybrid (the default); set lexical.enabled: true and run "
+                "`rag-index index` again, or use retrieval.search_type: similarity"
             )
         return self.lexical
