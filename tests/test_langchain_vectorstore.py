@@ -95,3 +95,34 @@ def test_from_texts_with_a_factory_embeds_with_the_given_embeddings(tmp_path: Pa
 def test_delete_needs_ids(store: RagIndexVectorStore) -> None:
     with pytest.raises(ValueError, match="needs the ids"):
         store.delete()
+
+
+def test_recency_is_off_by_default_and_mixes_in_the_age_of_a_memory(tmp_path: Path) -> None:
+    index = memory_index(tmp_path / "store")
+    store = index.as_vectorstore()
+    store.add_texts(["parked in bay 4"], [{"created_at": "2020-01-01T00:00:00+00:00"}], ids=["old"])
+    store.add_texts(["parked in bay 4"], ids=["new"])  # the same text: similarity cannot tell them apart
+    plain = index.search("parked in bay 4", k=2)
+    assert {hit.id for hit in plain} == {"old", "new"} and "recency" not in plain[0].metadata
+    recent = index.search("parked in bay 4", k=2, recency_decay=0.01)
+    assert recent[0].id == "new" and recent[0].metadata["recency"] == pytest.approx(1.0, abs=1e-3)
+    assert recent[1].metadata["recency"] == pytest.approx(0.0, abs=1e-6)
+    retriever = store.as_retriever(search_kwargs={"k": 1, "recency_decay": 0.01})
+    assert [doc.id for doc in retriever.invoke("parked in bay 4")] == ["new"]
+
+
+def test_recency_formula_on_fixed_times() -> None:
+    from datetime import UTC, datetime
+
+    from rag_index.search.recency import with_recency
+    from rag_index.types import ScoredChunk
+
+    now = datetime(2026, 1, 2, tzinfo=UTC)
+    hits = [
+        ScoredChunk("a", "", 0.5, {"created_at": "2026-01-01T00:00:00+00:00"}),  # 24 hours old
+        ScoredChunk("b", "", 0.6, {}),  # a file's chunk: no created_at, no bonus
+    ]
+    rescored = with_recency(hits, 0.01, now)
+    assert [hit.id for hit in rescored] == ["a", "b"]
+    assert rescored[0].score == pytest.approx(0.5 + 0.99**24)
+    assert rescored[1].score == pytest.approx(0.6)

@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from rag_index.errors import RagIndexError
+from rag_index.search.recency import CREATED_AT
 from rag_index.storage.base import chroma_metadata
 from rag_index.storage.manifest import TEXT_ROOT, Manifest, TextRecord, settings_fingerprint, text_source
 from rag_index.storage.writer import ChunkWriter, SourceChange
@@ -25,7 +26,6 @@ from rag_index.types import Chunk
 
 VectorsOf = Callable[[list[Chunk]], np.ndarray]
 TEXT_KEYS = "rag_index_text"  # metadata of a text's chunk: the keys rag-index added, comma-separated
-CREATED_AT = "created_at"
 # uuid5 namespace of the ids given to texts without one (as LangChain's indexing API does)
 TEXT_ID_NAMESPACE = uuid.UUID("6f1d5c3e-4a8b-5e0f-9c7d-2b3a4e5f6a7b")
 

@@ -121,6 +121,7 @@ class RagIndexRetriever(BaseRetriever):
     fusion: str | None = None
     rrf_k: int | None = None
     alpha: float | None = None
+    recency_decay: float | None = None
     where: dict[str, Any] | None = None
     where_document: dict[str, Any] | None = None
 

@@ -22,6 +22,8 @@ class RetrievalConfig(Section):
     fusion: str = "convex"  # hybrid: rrf (rank fusion) or convex (a mix of per-query scaled scores)
     rrf_k: int = Field(default=60, gt=0)  # hybrid rrf: 1 / (rrf_k + rank)
     alpha: float = Field(default=0.5, ge=0.0, le=1.0)  # hybrid convex: the lexical side's weight
+    # recency-aware recall (off: None): fetch_k candidates gain (1 - decay) ** hours since created_at
+    recency_decay: float | None = Field(default=None, gt=0.0, lt=1.0)
 
     @field_validator("fusion")
     @classmethod
