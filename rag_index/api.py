@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -10,15 +10,21 @@ from rag_index.build import build_embedder, build_lexical, build_retriever, buil
 from rag_index.config import Config, load_config, with_values
 from rag_index.errors import RagIndexError
 from rag_index.index.local import index_with_config
+from rag_index.index.memory import WRITE_WAIT, TextWriter
 from rag_index.index.report import IndexReport
+from rag_index.index.run import open_manifest
+from rag_index.index.texts import is_text_chunk
 from rag_index.index.verify import Drift, verify
 from rag_index.search.retriever import Retriever
+from rag_index.storage.base import Query
 from rag_index.storage.chroma import ChromaStore
 from rag_index.storage.writer import Checkpoint, no_checkpoint
-from rag_index.types import Embedder, ScoredChunk
+from rag_index.types import Chunk, Embedder, ScoredChunk
 
 if TYPE_CHECKING:
-    from rag_index.integrations.langchain import RagIndexRetriever
+    import numpy as np
+
+    from rag_index.integrations.langchain import RagIndexRetriever, RagIndexVectorStore
 
 
 class RagIndex:
@@ -45,6 +51,7 @@ class RagIndex:
         self._embedder = embedder
         self._checkpoint = checkpoint  # crash tests inject one; see rag_index.storage.writer
         self._retriever: Retriever | None = None
+        self._writer: TextWriter | None = None  # kept: reopening client and lexical index costs ~40 ms
 
     @classmethod
     def from_config(
@@ -81,7 +88,7 @@ class RagIndex:
             config = config.model_copy(deep=True)
             config.loader.include = [root.name]
             root = root.parent
-        self._retriever = None  # a recreated collection must be opened again
+        self._retriever = self._writer = None  # a recreated collection must be opened again
         return index_with_config(
             root.resolve(),
             config,
@@ -120,17 +127,86 @@ class RagIndex:
         """The best chunks for query; options (search_type, fetch_k, ...) override `retrieval:` once."""
         return self.retriever.search(query, k, where, where_document, **options)
 
+    def search_by_vector(
+        self,
+        vector: np.ndarray,
+        k: int | None = None,
+        *,
+        where: dict[str, Any] | None = None,
+        where_document: dict[str, Any] | None = None,
+        **options: Any,
+    ) -> list[ScoredChunk]:
+        """The best chunks for a query vector (dense search types only: similarity, mmr, threshold)."""
+        return self.retriever.search_query(Query("", vector), k, where, where_document, **options)
+
+    def create(self, *, wait: float = WRITE_WAIT) -> None:
+        """Create the collection if it does not exist yet (ready for add_texts and search)."""
+        self._text_writer().create(wait)
+
+    def add_texts(
+        self,
+        texts: Sequence[str],
+        metadatas: Sequence[Mapping[str, Any] | None] | None = None,
+        ids: Sequence[str | None] | None = None,
+        *,
+        wait: float = WRITE_WAIT,
+    ) -> list[str]:
+        """Add texts (agent memory) beside the indexed files; returns their ids, in order.
+
+        Each text is one chunk whose id is its id (given, or a uuid5 of text and metadata); a text with
+        the id of an existing one replaces it. Its metadata is the caller's plus ``created_at`` (UTC ISO).
+        ``wait``: seconds to wait for another writer (an index run) before failing with LockError.
+        """
+        return self._text_writer().add(texts, metadatas, ids, wait)
+
+    def delete(self, ids: Sequence[str], *, wait: float = WRITE_WAIT) -> list[str]:
+        """Delete texts added through add_texts by id; returns those found (files' chunks are not touched)."""
+        return self._text_writer().delete(ids, wait)
+
+    def get_by_ids(self, ids: Sequence[str]) -> list[Chunk]:
+        """The chunks (texts or files' chunks) with these ids, in the order asked; unknown ids left out."""
+        store = self.store
+        store.attach()
+        return store.get(ids)
+
+    def text_count(self) -> int:
+        """How many texts were added through add_texts (0 when there is no collection yet)."""
+        manifest_file = self.store.state_file(".manifest.sqlite3")
+        if not manifest_file.is_file():
+            return 0
+        manifest = open_manifest(self.store)
+        try:
+            return manifest.text_count()
+        finally:
+            manifest.close()
+
+    def _text_writer(self) -> TextWriter:
+        if self._writer is None:
+            store = self.store
+            lexical = build_lexical(self.config.lexical, store)
+            self._writer = TextWriter(self.embedder, store, lexical, self._checkpoint)
+        return self._writer
+
     def info(self) -> dict[str, Any]:
-        """The collection's size, chunks per source and embedder fingerprint (the model is not loaded)."""
+        """The collection's size, chunks per source file, texts and fingerprint (the model is not loaded)."""
         store = self.store
         store.attach()
         lexical = build_lexical(self.config.lexical, store)
+        sources: dict[str, int] = {}
+        texts = 0
+        for _, meta in store.records():
+            if is_text_chunk(meta):
+                texts += 1
+            else:
+                source = str(meta.get("source", "?"))
+                sources[source] = sources.get(source, 0) + 1
         return {
             "collection": store.name,
             "path": self.config.store.path,
             "chunks": store.count(),
             "lexical_chunks": None if lexical is None else lexical.count(),
-            "sources": store.sources(),
+            "sources": dict(sorted(sources.items())),
+            "texts": texts,
             "fingerprint": store.stored_fingerprint(),
         }
 
@@ -143,3 +219,9 @@ class RagIndex:
         from rag_index.integrations.langchain import RagIndexRetriever
 
         return RagIndexRetriever(retriever=self.retriever, **options)
+
+    def as_vectorstore(self) -> RagIndexVectorStore:
+        """A LangChain VectorStore over this index: add, update and delete texts, search texts and files."""
+        from rag_index.integrations.langchain import RagIndexVectorStore
+
+        return RagIndexVectorStore(self)

@@ -29,13 +29,14 @@ def _config_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="print machine-readable JSON on stdout")
 
 
-def _wait_option(parser: argparse.ArgumentParser) -> None:
+def _wait_option(parser: argparse.ArgumentParser, default: float = 0.0) -> None:
     parser.add_argument(
         "--wait",
         type=float,
-        default=0.0,
+        default=default,
         metavar="SECONDS",
-        help="wait this long for another run writing to the same store (default: fail at once)",
+        help="wait this long for another run writing to the same store "
+        + (f"(default: {default:g})" if default else "(default: fail at once)"),
     )
 
 
@@ -62,6 +63,26 @@ def _parser() -> argparse.ArgumentParser:
     verify.add_argument("--repair", action="store_true", help="fix the drift found (re-index, delete)")
     _config_options(verify)
     _wait_option(verify)
+
+    add = commands.add_parser("add", help="add texts (agent memory) beside the indexed files")
+    add.add_argument("texts", nargs="+", metavar="TEXT", help="texts to add; - reads JSON lines from stdin")
+    add.add_argument(
+        "--id", dest="ids", action="append", default=[], metavar="ID", help="the id of each text, in order"
+    )
+    add.add_argument(
+        "--meta",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="metadata for every text given (repeatable; VALUE read as a JSON number or bool if it is one)",
+    )
+    _config_options(add)
+    _wait_option(add, 10.0)
+
+    delete = commands.add_parser("delete", help="delete texts added with `rag-index add`, by id")
+    delete.add_argument("ids", nargs="+", metavar="ID", help="ids of the texts to delete")
+    _config_options(delete)
+    _wait_option(delete, 10.0)
 
     query = commands.add_parser("query", help="retrieve the chunks most similar to a question")
     query.add_argument("text", help="the question")
@@ -127,6 +148,10 @@ def cmd_index(args: argparse.Namespace) -> int:
     index = _rag_index(args)
     if args.wait < 0:
         raise UsageError(f"--wait: expected a number of seconds >= 0, got {args.wait}")
+    if args.recreate:
+        texts = index.text_count()
+        if texts:  # said before the collection goes: texts, unlike files, cannot be indexed again
+            print(f"rag-index: --recreate drops {texts} text(s) added with `rag-index add`", file=sys.stderr)
     report = index.index(
         args.path, recreate=args.recreate, prune=not args.no_prune, wait=args.wait, progress=not args.json
     )
@@ -139,6 +164,8 @@ def cmd_index(args: argparse.Namespace) -> int:
             f"{report.store} in {report.seconds:.1f} s; {report.files_unchanged} unchanged, "
             f"{report.files_removed} removed ({report.chunks_deleted} chunk(s) deleted)"
         )
+        if report.texts_dropped:
+            print(f"dropped {report.texts_dropped} text(s) added with `rag-index add`")
         if report.chunks_truncated:
             print(f"warning: {report.chunks_truncated} chunk(s) were truncated to embedder.max_length")
         for skipped in report.skipped:
@@ -171,9 +198,91 @@ def cmd_info(args: argparse.Namespace) -> int:
         print(f"collection {info['collection']!r} at {info['path']}: {info['chunks']} chunk(s)")
         if info["lexical_chunks"] is not None:
             print(f"lexical index: {info['lexical_chunks']} chunk(s)")
+        print(f"texts added with `rag-index add`: {info['texts']}")
         print(f"fingerprint: {json.dumps(info['fingerprint'], sort_keys=True)}")
         for source, count in info["sources"].items():
             print(f"  {count:6d}  {source}")
+    return 0
+
+
+def _meta_value(item: str) -> tuple[str, Any]:
+    key, sep, value = item.partition("=")
+    if not sep or not key:
+        raise UsageError(f"--meta: expected KEY=VALUE, got {item!r}")
+    try:
+        parsed = json.loads(value)
+    except ValueError:
+        return key, value
+    return key, parsed if isinstance(parsed, int | float | bool) else value
+
+
+def _stdin_texts() -> tuple[list[str], list[dict[str, Any] | None], list[str | None]]:
+    """Texts from JSON lines on stdin: {"text": ..., "id": optional, "metadata": optional object}."""
+    texts: list[str] = []
+    metadatas: list[dict[str, Any] | None] = []
+    ids: list[str | None] = []
+    for number, line in enumerate(sys.stdin, 1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except ValueError as err:
+            raise UsageError(f"stdin line {number}: not JSON ({err})") from None
+        if not isinstance(row, dict) or not isinstance(row.get("text"), str):
+            raise UsageError(f'stdin line {number}: expected an object with a "text" string')
+        unknown = sorted(set(row) - {"text", "id", "metadata"})
+        if unknown:
+            raise UsageError(f"stdin line {number}: unknown key(s) {', '.join(unknown)} (text, id, metadata)")
+        if row.get("id") is not None and not isinstance(row["id"], str | int):
+            raise UsageError(f'stdin line {number}: "id" must be a string')
+        if not isinstance(row.get("metadata") or {}, dict):
+            raise UsageError(f'stdin line {number}: "metadata" must be an object')
+        texts.append(row["text"])
+        ids.append(None if row.get("id") is None else str(row["id"]))
+        metadatas.append(row.get("metadata"))
+    return texts, metadatas, ids
+
+
+def cmd_add(args: argparse.Namespace) -> int:
+    """Add texts (from the command line, or JSON lines on stdin) and print their ids."""
+    if args.wait < 0:
+        raise UsageError(f"--wait: expected a number of seconds >= 0, got {args.wait}")
+    if args.texts == ["-"]:
+        if args.ids or args.meta:
+            raise UsageError(
+                "--id and --meta apply to texts on the command line; give them in the JSON lines"
+            )
+        texts, metadatas, ids = _stdin_texts()
+    elif "-" in args.texts:
+        raise UsageError("- (read stdin) must be the only TEXT")
+    else:
+        texts = args.texts
+        if args.ids and len(args.ids) != len(texts):
+            raise UsageError(f"--id: expected one per text ({len(texts)}), got {len(args.ids)}")
+        meta = dict(_meta_value(item) for item in args.meta)
+        metadatas = [meta or None] * len(texts)
+        ids = list(args.ids) or [None] * len(texts)
+    added = _rag_index(args).add_texts(texts, metadatas, ids, wait=args.wait)
+    if args.json:
+        _print_json({"ids": added})
+    else:
+        for id_ in added:
+            print(id_)
+    return 0
+
+
+def cmd_delete(args: argparse.Namespace) -> int:
+    """Delete texts by id; ids that are no text are reported (deleting is idempotent: exit 0)."""
+    if args.wait < 0:
+        raise UsageError(f"--wait: expected a number of seconds >= 0, got {args.wait}")
+    deleted = _rag_index(args).delete(args.ids, wait=args.wait)
+    missing = [id_ for id_ in dict.fromkeys(args.ids) if id_ not in deleted]
+    if args.json:
+        _print_json({"deleted": deleted, "not_found": missing})
+    else:
+        print(f"deleted {len(deleted)} text(s)")
+        for id_ in missing:
+            print(f"not found: {id_}")
     return 0
 
 
@@ -252,6 +361,8 @@ def cmd_verify(args: argparse.Namespace) -> int:
 
 COMMANDS = {
     "index": cmd_index,
+    "add": cmd_add,
+    "delete": cmd_delete,
     "query": cmd_query,
     "info": cmd_info,
     "eval": cmd_eval,

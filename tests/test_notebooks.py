@@ -138,3 +138,11 @@ def test_hybrid_search_on_subsets(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     assert "retrieval.search_type  ndcg@10" in out and "hybrid" in out and "lexical" in out
     assert "retrieval.search_type  retrieval.alpha  ndcg@10" in out
     assert images(book) == 2
+
+
+def test_agent_memory(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    out = text_output(execute("05_agent_memory.ipynb", {"STORE": str(tmp_path / "memory")}, monkeypatch))
+    assert "texts in memory: 3" in out and "Ada asks for a drink -> I will make Ada a tea." in out
+    assert "with recency:    ['ada-coffee'," in out
+    assert "updated: The office kettle was repaired" in out and "forgot bob-car: []" in out
+    assert "texts in memory: 5 | verify ok: True" in out  # 3 + 2 turns + 1, one forgotten

@@ -34,8 +34,8 @@ def unchanged_report(root: Path, config: Config, prune: bool = True, wait: float
         if fingerprint is None or store.stored_fingerprint() != fingerprint:
             return None
         store.attach()
-        if manifest.collection_id != store.collection_id:
-            return None
+        if manifest.collection_id != store.collection_id or manifest.interrupted_texts():
+            return None  # another collection, or a text's add or delete to finish: the full run does it
         lexical = build_lexical(config.lexical, store)
         if lexical is not None and not lexical.describes(store.collection_id):
             return None  # new, rebuilt, or with other settings: the full run brings it up to date

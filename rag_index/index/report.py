@@ -22,6 +22,7 @@ class IndexReport:
     chunks_embedded: int = 0  # chunks that went through the model (the rest came from the cache)
     chunks_deleted: int = 0
     chunks_truncated: int = 0
+    texts_dropped: int = 0  # texts added through the API that --recreate dropped with the collection
     seconds: float = 0.0
     skipped: list[SkippedFile] = field(default_factory=list)
 

@@ -25,6 +25,7 @@ from rag_index.index.cache import EmbeddingCache, text_hash
 from rag_index.index.prefetch import prefetched
 from rag_index.index.report import IndexReport
 from rag_index.index.survey import Survey
+from rag_index.index.texts import finish_interrupted, text_settings
 from rag_index.loaders import LoadError, load_file
 from rag_index.storage.base import ChunkStore
 from rag_index.storage.chroma import TEXT_HASH_KEY, ChromaStore
@@ -66,6 +67,30 @@ def sync_lexical(store: ChromaStore, lexical: LexicalIndex, checkpoint: Checkpoi
     lexical.mark(store.collection_id)
 
 
+def prepare(
+    store: ChromaStore,
+    lexical: LexicalIndex | None,
+    manifest: Manifest,
+    fingerprint: dict[str, Any],
+    recreate: bool = False,
+    checkpoint: Checkpoint = no_checkpoint,
+) -> None:
+    """Open the collection for a writer (fingerprint guard), and bring the manifest and lexical index in step.
+
+    Every writer (index runs, text adds and deletes) calls this under the store's lock before writing.
+    """
+    store.open(fingerprint, recreate=recreate)
+    if manifest.collection_id != store.collection_id:
+        # A collection the manifest does not describe (new, recreated, or replaced behind our back): none
+        # of the listed chunks are in it. Checked by id, not by "just created", so a kill right after
+        # creating the collection cannot leave a stale manifest behind.
+        manifest.reset(store.collection_id)
+    if lexical is None:
+        discard(store.state_file(LEXICAL_SUFFIX))  # off: an old index is removed, not left stale
+    else:
+        sync_lexical(store, lexical, checkpoint)
+
+
 @dataclass
 class Indexer:
     """An index run's collaborators: how files become chunks and vectors, and where the chunks go.
@@ -85,6 +110,10 @@ class Indexer:
     def stores(self) -> list[ChunkStore]:
         """Every store a chunk is written to: the collection, then its lexical index."""
         return [self.store] if self.lexical is None else [self.store, self.lexical]
+
+    def vectors_of(self, chunks: list[Chunk]) -> Any:
+        """The vectors of chunks, embedded as documents (no cache: used for texts added through the API)."""
+        return self.embedder.encode_documents([c.text for c in chunks])
 
     def settings(self) -> str:
         """The fingerprint of everything that decides a file's chunks and vectors."""
@@ -116,18 +145,13 @@ class Indexer:
         started = time.perf_counter()
         truncated_before = self.embedder.truncated
         report = IndexReport(root=str(root), collection=self.store.name, store=self.store.label)
-        self.store.open(self.embedder.fingerprint, recreate=recreate)
-        if manifest.collection_id != self.store.collection_id:
-            # A collection the manifest does not describe (new, recreated, or replaced behind our back): none
-            # of the listed chunks are in it. Checked by id, not by "just created", so a kill right after
-            # creating the collection cannot leave a stale manifest behind.
-            manifest.reset(self.store.collection_id)
-        if self.lexical is None:
-            discard(self.store.state_file(LEXICAL_SUFFIX))  # off: an old index is removed, not left stale
-        else:
-            sync_lexical(self.store, self.lexical, self.checkpoint)
-        survey = Survey(root, self.loader, manifest.entries(), self.settings(), report)
+        if recreate:
+            report.texts_dropped = manifest.text_count()
+        prepare(self.store, self.lexical, manifest, self.embedder.fingerprint, recreate, self.checkpoint)
         writer = ChunkWriter(manifest, self.stores, self.checkpoint)
+        # Texts added through the API whose add or delete was interrupted: this run finishes them too.
+        finish_interrupted(manifest, writer, text_settings(self.embedder.fingerprint), self.vectors_of)
+        survey = Survey(root, self.loader, manifest.entries(), self.settings(), report)
         cache = EmbeddingCache(self.embedder, self.store)
         present: set[str] = set()
         files = tqdm(survey.scan(), desc="files", unit="file", disable=not progress or None)

@@ -12,10 +12,11 @@ from rag_index.build import build_lexical, build_store
 from rag_index.config import Config
 from rag_index.index.local import configured_indexer
 from rag_index.index.run import Indexer, open_manifest, store_lock, sync_lexical
+from rag_index.index.texts import is_text_chunk, text_settings, write_texts
 from rag_index.storage.base import ChunkStore
 from rag_index.storage.chroma import ChromaStore
 from rag_index.storage.lexical import LexicalIndex
-from rag_index.storage.manifest import Entry, Manifest, settings_fingerprint
+from rag_index.storage.manifest import Entry, Manifest, is_text, settings_fingerprint, text_source
 from rag_index.storage.writer import Checkpoint, ChunkWriter, no_checkpoint
 from rag_index.types import Embedder
 
@@ -65,10 +66,17 @@ def current_settings(store: ChromaStore, loader: dict[str, Any], chunking: dict[
 def find_drift(
     store: ChromaStore, manifest: Manifest, settings: str, lexical: LexicalIndex | None = None
 ) -> Drift:
-    """Compare every id and source of the manifest with the store's contents (and the lexical index's)."""
+    """Compare every id and source of the manifest with the store's contents (and the lexical index's).
+
+    Texts added through the API are sources like files (``text:<id>``), held to their own settings.
+    """
     store.attach()
     entries = manifest.entries()
-    in_store: dict[str, str] = {id_: str(meta.get("source", "?")) for id_, meta in store.records()}
+    in_store: dict[str, str] = {
+        id_: text_source(id_) if is_text_chunk(meta) else str(meta.get("source", "?"))
+        for id_, meta in store.records()
+    }
+    texts = text_settings(store.stored_fingerprint())
     drift = Drift(store.name, chunks_in_store=len(in_store), sources_in_manifest=len(entries))
     claimed = {id_ for entry in entries.values() for id_ in entry.chunk_ids}
     drift.stray = sorted(set(in_store) - claimed)
@@ -82,7 +90,7 @@ def find_drift(
         absent = [id_ for id_ in entry.chunk_ids if id_ not in in_store]
         if absent:
             drift.missing[source] = sorted(absent)
-        if entry.settings != settings:
+        if entry.settings != (texts if is_text(source) else settings):
             drift.outdated.append(source)
         if store_counts.get(source, 0) != len(entry.chunk_ids):
             drift.counts[source] = {"manifest": len(entry.chunk_ids), "store": store_counts.get(source, 0)}
@@ -135,8 +143,9 @@ def verify(
     """The drift between manifest and store, and with ``repair`` the drift left after fixing it.
 
     Repair deletes stray ids, then re-indexes exactly the sources with missing ids, interrupted writes or
-    old settings (their files only; sources whose folder is gone are removed). The model loads only when
-    something must be re-embedded.
+    old settings (their files only; sources whose folder is gone are removed). Texts added through the API
+    are re-embedded from the copy the manifest keeps (an interrupted delete is finished). The model loads
+    only when something must be re-embedded.
     """
     store = build_store(config.store)
     lexical = build_lexical(config.lexical, store)
@@ -151,9 +160,17 @@ def verify(
             lexical.delete(drift.lexical_stray)
             sync_lexical(store, lexical, checkpoint)
             stores.append(lexical)
-        redo = drift.to_reindex
+        redo = [source for source in drift.to_reindex if not is_text(source)]
         mark_for_reindex(manifest, redo)
         indexer: Indexer | None = None
+        texts = [source for source in drift.to_reindex if is_text(source)]
+        if texts:
+            indexer = configured_indexer(config, embedder, checkpoint)
+            store.open(indexer.embedder.fingerprint, create=False)  # the fingerprint guard
+            kept = manifest.texts(texts)
+            writer = ChunkWriter(manifest, stores, checkpoint)
+            write_texts(writer, kept.values(), text_settings(store.stored_fingerprint()), indexer.vectors_of)
+            writer.forget([source for source in texts if source not in kept])
         for root, sources in roots_of(manifest, redo).items():
             if not root.is_dir():
                 ChunkWriter(manifest, stores, checkpoint).forget(sorted(sources))

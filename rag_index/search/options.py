@@ -25,6 +25,8 @@ class RetrievalConfig(Section):
     rrf_k: int = Field(default=60, gt=0)  # hybrid rrf: 1 / (rrf_k + rank)
     # hybrid convex: the lexical side's weight; 0.4 is the best single value on SciFact and sec-10q together
     alpha: float = Field(default=0.4, ge=0.0, le=1.0)
+    # recency-aware recall (off: None): fetch_k candidates gain (1 - decay) ** hours since created_at
+    recency_decay: float | None = Field(default=None, gt=0.0, lt=1.0)
 
     @field_validator("fusion")
     @classmethod

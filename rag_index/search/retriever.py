@@ -8,6 +8,7 @@ from rag_index.errors import StoreError
 from rag_index.search.fusion import fuse
 from rag_index.search.mmr import mmr_select
 from rag_index.search.options import RetrievalConfig
+from rag_index.search.recency import with_recency
 from rag_index.settings import validated
 from rag_index.storage.base import ChunkStore, Query
 from rag_index.storage.chroma import ChromaStore
@@ -32,7 +33,9 @@ class Retriever:
     - ``hybrid``: fetch_k chunks from each side, fused (``fusion``: rrf or convex with ``alpha``); the
       score is the fused one, and each hit's metadata says its dense and lexical score and rank.
 
-    ``where`` and ``where_document`` filters apply to every side.
+    ``where`` and ``where_document`` filters apply to every side. With ``recency_decay`` set, any search
+    type fetches max(k, fetch_k) candidates and ranks them by score + (1 - recency_decay) ** hours since
+    their ``created_at`` (texts added through the API; see rag_index.search.recency).
     """
 
     def __init__(
@@ -98,6 +101,10 @@ class Retriever:
         where: dict[str, Any] | None,
         where_document: dict[str, Any] | None,
     ) -> list[ScoredChunk]:
+        if opts.recency_decay is not None:
+            candidates = opts.model_copy(update={"k": max(opts.k, opts.fetch_k), "recency_decay": None})
+            hits = self._search(query, candidates, where, where_document)
+            return with_recency(hits, opts.recency_decay)[: opts.k]
         # Chroma rejects an empty filter ({}), which callers use to mean "no filter".
         filters = {"where": where or None, "where_document": where_document or None}
         if opts.search_type == "lexical":

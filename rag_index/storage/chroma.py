@@ -298,6 +298,19 @@ class ChromaStore:
                 for id_, text, meta in zip(page["ids"], page["documents"], page["metadatas"], strict=True)
             ]
 
+    def get(self, ids: Sequence[str]) -> list[Chunk]:
+        """The chunks with these ids, in the order asked; ids not in the collection are left out."""
+        found: dict[str, Chunk] = {}
+        step, wanted = self._batch_size(), list(dict.fromkeys(ids))
+        for start in range(0, len(wanted), step):
+            page = self._call(
+                self.collection.get, ids=wanted[start : start + step], include=["documents", "metadatas"]
+            )
+            for id_, text, meta in zip(page["ids"], page["documents"], page["metadatas"], strict=True):
+                doc_id = str((meta or {}).get("doc_id", ""))
+                found[id_] = Chunk(id_, doc_id, text or "", 0, len(text or ""), dict(meta or {}))
+        return [found[id_] for id_ in wanted if id_ in found]
+
     def search(
         self,
         query: Query,

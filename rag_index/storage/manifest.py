@@ -5,6 +5,12 @@ bytes, the fingerprint of the settings that produced its chunks, and its chunk i
 ``content_hash`` is set; then every id it lists is in the store. While a source is being replaced or
 removed its row is *not done* (``content_hash`` NULL) and lists every id that may be in the store for it
 (old and new), so an interrupted run leaves nothing the next run cannot find and clean up.
+
+Texts added through the API (agent memory) are a second kind of source: ``text:<id>``, with root ``text:``
+(never a folder), one chunk whose id is the text's id, and the text itself with its metadata in the
+``texts`` table. That table plays the part the folder plays for files: a text exists while its row does,
+so an interrupted add (row present, entry not done) is redone from it, and an interrupted delete (row gone,
+entry not done) is finished; ``verify --repair`` re-embeds a text whose chunk the store lost from it.
 """
 
 from __future__ import annotations
@@ -28,7 +34,20 @@ CREATE TABLE IF NOT EXISTS sources (
     skip_reason TEXT
 );
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS texts (source TEXT PRIMARY KEY, text TEXT NOT NULL, metadata TEXT NOT NULL);
 """
+
+TEXT_ROOT = "text:"  # the root of every text's entry: marks it as a text, never a folder
+
+
+def text_source(id_: str) -> str:
+    """The manifest source of the text with this id."""
+    return f"{TEXT_ROOT}{id_}"
+
+
+def is_text(source: str) -> bool:
+    """Whether a manifest source is a text added through the API (not a file)."""
+    return source.startswith(TEXT_ROOT)
 
 
 @dataclass(frozen=True)
@@ -46,6 +65,26 @@ class Entry:
     def done(self) -> bool:
         """Whether the last write of this source finished (all its chunk ids are in the store)."""
         return self.content_hash is not None
+
+
+@dataclass(frozen=True)
+class TextRecord:
+    """A text added through the API: its id, text and stored metadata (created_at included)."""
+
+    id: str
+    text: str
+    metadata: dict[str, Any]
+
+    @property
+    def source(self) -> str:
+        """Its manifest source, ``text:<id>``."""
+        return text_source(self.id)
+
+    @property
+    def content_hash(self) -> str:
+        """The sha256 of its text and metadata: the entry's content hash once written."""
+        blob = json.dumps([self.text, self.metadata], sort_keys=True, ensure_ascii=False)
+        return hashlib.sha256(blob.encode("utf-8")).hexdigest()
 
 
 def settings_fingerprint(
@@ -67,28 +106,68 @@ class Manifest:
         """Close the database."""
         self._db.close()
 
-    def entries(self) -> dict[str, Entry]:
-        """Every source, by source path."""
-        rows = self._db.execute(
-            "SELECT source, root, content_hash, settings, chunk_ids, skip_reason FROM sources ORDER BY source"
-        )
+    def entries(self, sources: Iterable[str] | None = None) -> dict[str, Entry]:
+        """Every source (or only these), by source path."""
+        select = "SELECT source, root, content_hash, settings, chunk_ids, skip_reason FROM sources"
+        if sources is None:
+            rows = self._db.execute(f"{select} ORDER BY source").fetchall()
+        else:
+            rows = [row for s in sources for row in self._db.execute(f"{select} WHERE source = ?", (s,))]
         return {
             row[0]: Entry(row[0], row[1], row[2], row[3], tuple(json.loads(row[4])), row[5]) for row in rows
         }
 
-    def begin(self, changes: Iterable[tuple[str, str, str, Sequence[str]]]) -> dict[str, list[str]]:
+    def texts(self, sources: Iterable[str] | None = None) -> dict[str, TextRecord]:
+        """The texts added through the API (or only these sources), by source."""
+        select = "SELECT source, text, metadata FROM texts"
+        if sources is None:
+            rows = self._db.execute(f"{select} ORDER BY source").fetchall()
+        else:
+            rows = [row for s in sources for row in self._db.execute(f"{select} WHERE source = ?", (s,))]
+        return {
+            row[0]: TextRecord(row[0][len(TEXT_ROOT) :], row[1], dict(json.loads(row[2]))) for row in rows
+        }
+
+    def text_count(self) -> int:
+        """How many texts were added through the API."""
+        return int(self._db.execute("SELECT COUNT(*) FROM texts").fetchone()[0])
+
+    def interrupted_texts(self) -> list[str]:
+        """Sources of texts whose last add or delete did not finish."""
+        rows = self._db.execute(
+            "SELECT source FROM sources WHERE root = ? AND content_hash IS NULL ORDER BY source", (TEXT_ROOT,)
+        )
+        return [row[0] for row in rows]
+
+    def begin(
+        self,
+        changes: Iterable[tuple[str, str, str, Sequence[str]]],
+        texts: Sequence[TextRecord] = (),
+        dropped: Sequence[str] = (),
+    ) -> dict[str, list[str]]:
         """Mark sources (source, root, settings, new ids) as in progress before their chunks are touched.
 
         The row keeps its old ids and gains the new ones: whatever happens next, every id that may be in the
         store for the source is listed, so a later run can remove it. Returns those ids per source.
+        In the same transaction, texts are recorded (added or updated) and the texts of the sources in
+        dropped are forgotten, so an interrupted write of a text is always redone or finished.
         """
-        current = self.entries()
+        changes = list(changes)
+        current = self.entries(s for s, *_ in changes)
         rows, listed = [], {}
         for source, root, settings, new_ids in changes:
             old = current[source].chunk_ids if source in current else ()
             listed[source] = ids = list(dict.fromkeys([*old, *new_ids]))
             rows.append((source, root, None, settings, json.dumps(ids), None))
-        self._write(rows)
+        if not rows:
+            return listed
+        with transaction(self._db, self.path) as db:
+            db.executemany("INSERT OR REPLACE INTO sources VALUES (?, ?, ?, ?, ?, ?)", rows)
+            db.executemany(
+                "INSERT OR REPLACE INTO texts VALUES (?, ?, ?)",
+                [(t.source, t.text, json.dumps(t.metadata, sort_keys=True)) for t in texts],
+            )
+            db.executemany("DELETE FROM texts WHERE source = ?", [(s,) for s in dropped])
         return listed
 
     def commit(self, entries: Iterable[Entry]) -> None:
@@ -101,8 +180,13 @@ class Manifest:
         )
 
     def remove(self, sources: Iterable[str]) -> None:
-        """Forget sources whose chunks are gone from the store."""
-        self._transaction("DELETE FROM sources WHERE source = ?", [(s,) for s in sources])
+        """Forget sources whose chunks are gone from the store (and a removed text's own row)."""
+        rows = [(s,) for s in sources]
+        if not rows:
+            return
+        with transaction(self._db, self.path) as db:
+            db.executemany("DELETE FROM sources WHERE source = ?", rows)
+            db.executemany("DELETE FROM texts WHERE source = ?", rows)
 
     @property
     def collection_id(self) -> str | None:
@@ -125,9 +209,10 @@ class Manifest:
         )
 
     def reset(self, collection_id: str) -> None:
-        """Forget every source and describe a new, empty collection (created, recreated or replaced)."""
+        """Forget every source (texts too) and describe a new, empty collection (created or recreated)."""
         with transaction(self._db, self.path) as db:
             db.execute("DELETE FROM sources")
+            db.execute("DELETE FROM texts")
             db.execute("INSERT OR REPLACE INTO meta VALUES ('collection_id', ?)", (collection_id,))
 
     def _write(self, rows: list[tuple[Any, ...]]) -> None:

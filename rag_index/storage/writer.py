@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from rag_index.storage.base import ChunkStore
-from rag_index.storage.manifest import Entry, Manifest
+from rag_index.storage.manifest import Entry, Manifest, TextRecord, is_text
 from rag_index.types import Chunk
 
 WRITE_BATCH = 256  # chunks embedded and written together: bounds memory, keeps the encoder busy
@@ -60,10 +60,14 @@ class ChunkWriter:
         changes: Sequence[SourceChange],
         vectors_of: Callable[[list[Chunk]], np.ndarray],
         written: Callable[[int], None] = lambda count: None,
+        texts: Sequence[TextRecord] = (),
     ) -> int:
-        """Write the changes' chunks (vectors_of embeds a batch), drop what they replace: ids dropped."""
+        """Write the changes' chunks (vectors_of embeds a batch), drop what they replace: ids dropped.
+
+        texts: the texts (added through the API) the changes write, recorded in the manifest as step 1.
+        """
         listed = self.manifest.begin(
-            (c.source, c.root, c.settings, [k.id for k in c.chunks]) for c in changes
+            ((c.source, c.root, c.settings, [k.id for k in c.chunks]) for c in changes), texts
         )
         self.checkpoint("begun")
         chunks = [chunk for change in changes for chunk in change.chunks]
@@ -96,12 +100,17 @@ class ChunkWriter:
         return len(stale)
 
     def forget(self, sources: Iterable[str]) -> int:
-        """Delete every chunk the manifest lists for sources, then forget them; returns ids deleted."""
-        entries = self.manifest.entries()
+        """Delete every chunk the manifest lists for sources, then forget them; returns ids deleted.
+
+        A text (``text:<id>``) is forgotten in step 1, so an interrupted delete is finished, not undone.
+        """
+        sources = list(sources)
+        entries = self.manifest.entries(sources)
         gone = [entries[source] for source in sources]
         if not gone:
             return 0
-        self.manifest.begin((e.source, e.root, e.settings, ()) for e in gone)
+        dropped = [e.source for e in gone if is_text(e.source)]
+        self.manifest.begin(((e.source, e.root, e.settings, ()) for e in gone), dropped=dropped)
         self.checkpoint("pruning")
         ids = [id_ for entry in gone for id_ in entry.chunk_ids]
         self._delete(ids)
