@@ -63,9 +63,11 @@ class LoaderConfig(Section):
     def _known_backend(cls, value: str) -> str:
         return one_of(value, list(PDF_BACKENDS))
 
-    @field_validator("ocr")
+    @field_validator("ocr", mode="before")
     @classmethod
-    def _known_ocr_mode(cls, value: str) -> str:
+    def _known_ocr_mode(cls, value: object) -> str:
+        # YAML reads a bare `off` as false (and `on` as true): take them as the words they were meant to be.
+        value = {False: "off", True: "auto"}.get(value, value) if isinstance(value, bool) else value
         return one_of(value, list(OCR_MODES))
 
     @field_validator("ocr_languages")

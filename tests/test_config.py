@@ -102,3 +102,8 @@ def test_loader_defaults_are_the_load_options_defaults() -> None:
     # LoadOptions() is what load_file uses without options: it must read files as a default run does.
     options = LoaderConfig().load_options()
     assert options == dataclasses.replace(LoadOptions(), max_bytes=20_000_000)
+
+
+def test_a_bare_yaml_off_for_ocr_means_off() -> None:
+    assert load_config(overrides=["loader.ocr=off"]).loader.ocr == "off"  # YAML reads `off` as false
+    assert load_config(overrides=["loader.ocr=force"]).loader.ocr == "force"

@@ -19,6 +19,7 @@ from rag_index.evaluation import (
     exact_search,
     grid_points,
     load_dataset,
+    run_eval,
     subset,
 )
 from rag_index.evaluation.runner import (
@@ -312,3 +313,11 @@ def test_eval_table_says_which_search_ran(
     assert "; exact cosine search" in capsys.readouterr().out
     assert main(["eval", "--dataset", str(beir), "--no-cache", "--set", f"store.path={tmp_path}"]) == 0
     assert "; Chroma HNSW cosine search" in capsys.readouterr().out
+
+
+def test_run_eval_checks_grid_keys_as_the_cli_does(beir: Path) -> None:
+    dataset = load_dataset(beir)
+    with pytest.raises(ConfigError, match=r"^retrieval\.kk: unknown key$"):
+        run_eval(dataset, grid={"retrieval.kk": [1]})
+    with pytest.raises(ConfigError, match=r"^retrieval\.alpha: 2: Input should be less than or equal to 1$"):
+        run_eval(dataset, grid={"retrieval.alpha": [2]})

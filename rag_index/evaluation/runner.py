@@ -25,7 +25,7 @@ import numpy as np
 from tqdm import tqdm
 
 from rag_index.build import build_chunker, build_embedder
-from rag_index.config import Config, load_config, parse_override
+from rag_index.config import Config, load_config, parse_override, with_values
 from rag_index.embed.embedder import PoolingEmbedder
 from rag_index.evaluation.cache import EvalCache
 from rag_index.evaluation.datasets import RetrievalDataset
@@ -527,9 +527,6 @@ def run_eval(
     points = []
     for combo in itertools.product(*(values for _, values in axes)):
         params = {key: value for (key, _), value in zip(axes, combo, strict=True)}
-        data = base.model_dump()
-        for key, value in params.items():
-            section, _, leaf = key.partition(".")
-            data[section][leaf] = value
-        points.append(EvalPoint(params, Config.model_validate(data)))
+        # The same merge and checks as --grid and --set: a bad key is a ConfigError naming it.
+        points.append(EvalPoint(params, with_values(base, params)))
     return evaluate_points(dataset, points, **options)
