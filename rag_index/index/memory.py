@@ -16,7 +16,7 @@ import numpy as np
 
 from rag_index.index.run import open_manifest, prepare, store_lock
 from rag_index.index.texts import finish_interrupted, text_records, text_settings, write_texts
-from rag_index.storage.base import ChunkStore
+from rag_index.storage.base import ChunkStore, chunk_stores
 from rag_index.storage.chroma import ChromaStore
 from rag_index.storage.lexical import LexicalIndex
 from rag_index.storage.manifest import text_source
@@ -38,7 +38,7 @@ class TextWriter:
     @property
     def stores(self) -> list[ChunkStore]:
         """Every store a chunk is written to: the collection, then its lexical index."""
-        return [self.store] if self.lexical is None else [self.store, self.lexical]
+        return chunk_stores(self.store, self.lexical)
 
     def vectors_of(self, chunks: list[Chunk]) -> np.ndarray:
         """The vectors of texts' chunks, embedded as documents."""

@@ -27,7 +27,7 @@ from rag_index.index.report import IndexReport
 from rag_index.index.survey import Survey
 from rag_index.index.texts import finish_interrupted, text_settings
 from rag_index.loaders import LoadError, load_file
-from rag_index.storage.base import ChunkStore
+from rag_index.storage.base import ChunkStore, chunk_stores
 from rag_index.storage.chroma import TEXT_HASH_KEY, ChromaStore
 from rag_index.storage.lexical import LEXICAL_SUFFIX, LexicalIndex, discard
 from rag_index.storage.lock import StoreLock
@@ -109,7 +109,7 @@ class Indexer:
     @property
     def stores(self) -> list[ChunkStore]:
         """Every store a chunk is written to: the collection, then its lexical index."""
-        return [self.store] if self.lexical is None else [self.store, self.lexical]
+        return chunk_stores(self.store, self.lexical)
 
     def vectors_of(self, chunks: list[Chunk]) -> Any:
         """The vectors of chunks, embedded as documents (no cache: used for texts added through the API)."""

@@ -13,7 +13,7 @@ from rag_index.config import Config
 from rag_index.index.local import configured_indexer
 from rag_index.index.run import Indexer, open_manifest, store_lock, sync_lexical
 from rag_index.index.texts import is_text_chunk, text_settings, write_texts
-from rag_index.storage.base import ChunkStore
+from rag_index.storage.base import chunk_stores
 from rag_index.storage.chroma import ChromaStore
 from rag_index.storage.lexical import LexicalIndex
 from rag_index.storage.manifest import Entry, Manifest, is_text, settings_fingerprint, text_source
@@ -155,11 +155,10 @@ def verify(
         if not repair or drift.ok:
             return drift, None
         store.delete(drift.stray)
-        stores: list[ChunkStore] = [store]
+        stores = chunk_stores(store, lexical)
         if lexical is not None:
             lexical.delete(drift.lexical_stray)
             sync_lexical(store, lexical, checkpoint)
-            stores.append(lexical)
         redo = [source for source in drift.to_reindex if not is_text(source)]
         mark_for_reindex(manifest, redo)
         indexer: Indexer | None = None

@@ -39,6 +39,11 @@ def stored_metadata(chunk: Chunk) -> dict[str, str | int | float | bool]:
     return chroma_metadata({**chunk.metadata, "doc_id": chunk.doc_id})
 
 
+def chunk_stores(store: ChunkStore, lexical: ChunkStore | None) -> list[ChunkStore]:
+    """The stores every chunk of a collection is written to: the collection, then its lexical index."""
+    return [store] if lexical is None else [store, lexical]
+
+
 @dataclass(frozen=True)
 class Query:
     """A query as each store needs it: the text (lexical search) and its vector (dense search)."""

@@ -1,4 +1,4 @@
-"""SQLite as the manifest and the lexical index use it: durable commits, explicit transactions."""
+"""SQLite as the manifest uses it: durable commits, explicit transactions, errors that name the file."""
 
 from __future__ import annotations
 
