@@ -34,7 +34,13 @@ def embedder_key(config: EmbedderConfig) -> str:
 def build_chunker(config: ChunkingConfig, embedder: Embedder) -> Chunker:
     """The chunker a config section describes, counting the embedder's own tokens."""
     return make_chunker(
-        config.strategy, config.size, config.overlap, config.unit, embedder, embedder.max_content_tokens
+        config.strategy,
+        config.size,
+        config.overlap,
+        config.unit,
+        embedder,
+        embedder.max_content_tokens,
+        file_names=config.file_names,
     )
 
 

@@ -14,6 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from rag_index.chunking import STRATEGIES, UNITS, make_chunker
+from rag_index.chunking.chunkers import FILE_NAME_CHARS
 from rag_index.types import Chunk, Document, Tokenizer, stable_id
 
 SCIFACT = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "scifact" / "corpus.jsonl"
@@ -367,3 +368,22 @@ def test_tokenizes_once_per_document(strategy: str) -> None:
     chunks = chunker.split(Document(id="d", text=REAL_TEXT * 5))
     assert len(chunks) > 20
     assert tokenizer.calls == 1
+
+
+def test_embedding_text_puts_the_file_name_first_when_asked() -> None:
+    document = Document(id="d", text="Net sales rose.", metadata={"source": "filings/2023 Q3 AAPL.pdf"})
+    named = make_chunker("recursive", 50, 0, "characters", None, None, file_names=True)
+    plain = make_chunker("recursive", 50, 0, "characters", None, None)
+    [chunk] = named.split(document)
+    assert chunk.text == "Net sales rose."  # the chunk itself stays an exact span
+    assert named.embedding_text(chunk) == "2023 Q3 AAPL\nNet sales rose."
+    assert plain.embedding_text(chunk) == "Net sales rose."
+    assert named.settings != plain.settings  # toggling it re-embeds an index
+    unnamed = named.split(Document(id="t", text="A memory."))[0]
+    assert named.embedding_text(unnamed) == "A memory."  # texts added through the API have no file
+
+
+def test_a_long_file_name_is_cut() -> None:
+    chunker = make_chunker("recursive", 50, 0, "characters", None, None, file_names=True)
+    [chunk] = chunker.split(Document(id="d", text="Body.", metadata={"source": "x" * 300 + ".txt"}))
+    assert chunker.embedding_text(chunk) == "x" * FILE_NAME_CHARS + "\nBody."

@@ -27,9 +27,11 @@ class CountingEmbedder(FakeEmbedder):
     def __init__(self) -> None:
         super().__init__()
         self.calls = 0
+        self.texts: list[str] = []
 
     def encode_documents(self, texts: Any) -> Any:
         self.calls += len(texts)
+        self.texts.extend(texts)
         return super().encode_documents(texts)
 
 
@@ -53,10 +55,13 @@ def index(
     embedder: FakeEmbedder | None = None,
     size: int = 30,
     loader: LoaderConfig | None = None,
+    file_names: bool = False,
     **kwargs: Any,
 ) -> IndexReport:
     embedder = embedder or FakeEmbedder()
-    chunker = make_chunker("recursive", size, 5, "tokens", embedder, embedder.max_content_tokens)
+    chunker = make_chunker(
+        "recursive", size, 5, "tokens", embedder, embedder.max_content_tokens, file_names=file_names
+    )
     store = ChromaStore(str(store_path), "docs")
     return index_folder(
         root,
@@ -160,6 +165,25 @@ def test_a_renamed_file_reuses_the_stored_vectors(folder: Path, tmp_path: Path) 
     assert report.files_indexed == 1 and report.files_removed == 1
     assert report.chunks_embedded == embedder.calls == 0 < report.chunks_written
     assert contents(store_path) == clean_run(folder, tmp_path)
+
+
+def test_chunks_are_embedded_after_their_file_name_but_stored_without(folder: Path, tmp_path: Path) -> None:
+    store_path = tmp_path / "store"
+    embedder = CountingEmbedder()
+    index(folder, store_path, embedder, file_names=True)
+    stored = contents(store_path)
+    names = {"a.txt": "a", "b.md": "b", "sub/c.txt": "c"}
+    assert sorted(embedder.texts) == sorted(f"{names[source]}\n{text}" for source, text in stored.values())
+    assert stored == clean_run(folder, tmp_path)  # the same chunks and texts as without names
+
+
+def test_turning_file_names_on_embeds_every_file_again(folder: Path, tmp_path: Path) -> None:
+    store_path = tmp_path / "store"
+    index(folder, store_path)
+    embedder = CountingEmbedder()
+    report = index(folder, store_path, embedder, file_names=True)
+    assert (report.files_indexed, report.files_unchanged) == (3, 0)
+    assert report.chunks_embedded == embedder.calls == report.chunks_written  # no vector reused
 
 
 def test_unreadable_files_are_remembered_and_listed_again(

@@ -140,7 +140,8 @@ def test_index_reindex_and_query_through_a_server(
     embedder = build_embedder(config.embedder)
     store = build_store(config.store)
     store.open(embedder.fingerprint, create=False)
-    hits = Retriever(embedder, store, k=3, search_type="similarity").search("Only one short line now.")
+    # The chunk was embedded after its file's name (chunking.file_names).
+    hits = Retriever(embedder, store, k=3, search_type="similarity").search("doc 0\nOnly one short line now.")
     assert hits[0].metadata["source"] == "doc 0.txt" and hits[0].score > 0.99
     assert not (tmp_path / "state" / "chroma.sqlite3").exists(), "http mode must not create a local database"
 

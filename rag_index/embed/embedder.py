@@ -8,6 +8,7 @@ import threading
 from collections import deque
 from collections.abc import Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -124,7 +125,12 @@ class PoolingEmbedder:
         # A converted model (OpenVINO) is valid for these weights traced by this transformers version.
         import transformers
 
-        return f"{weights_hash(self.model_path)}-transformers-{transformers.__version__}"
+        return f"{self.weights}-transformers-{transformers.__version__}"
+
+    @cached_property
+    def weights(self) -> str:
+        """The hash of the weight files, read once: every write asks for the fingerprint."""
+        return weights_hash(self.model_path)
 
     @property
     def max_content_tokens(self) -> int:
@@ -141,7 +147,7 @@ class PoolingEmbedder:
         """
         return {
             "model": self.model_name,
-            "weights": weights_hash(self.model_path),
+            "weights": self.weights,
             "pooling": self.pooling,
             "normalize": self.normalize,
             "max_length": self.max_length,
@@ -263,6 +269,10 @@ class PoolingEmbedder:
         a few more wait ready, so the encoder never waits for the caller's pooling.
         """
         backend = self.backend
+        if len(ids) == 1:  # a query or a one-text add: no thread to start, nothing to overlap
+            for rows, input_ids, mask in self._batches(ids):
+                yield rows, input_ids, mask, backend.forward(input_ids, mask)
+            return
         window = 2 * backend.parallel
         with ThreadPoolExecutor(backend.parallel, thread_name_prefix="rag-index-encoder") as pool:
             pending: deque[tuple[tuple[np.ndarray, torch.Tensor, torch.Tensor], Future[torch.Tensor]]]

@@ -333,16 +333,25 @@ def _judged(dataset: RetrievalDataset) -> list[str]:
 
 def _units(
     dataset: RetrievalDataset, config: Config, embedder: PoolingEmbedder, whole: bool
-) -> tuple[list[str], list[str]]:
-    """(texts, document id of each text): whole documents, or the chunks the configured chunker makes."""
-    texts: list[str] = []
+) -> tuple[list[str], list[str], list[str]]:
+    """(texts to embed, texts as stored, document id of each): whole documents, or the configured chunks.
+
+    A chunk is embedded as an index run embeds it (with its file's name when chunking.file_names is on);
+    BM25 gets the stored text, as in an index run.
+    """
+    embedded: list[str] = []
+    stored: list[str] = []
     docs: list[str] = []
     chunker = None if whole else build_chunker(config.chunking, embedder)
     for document in dataset.documents():
-        pieces = [document.text] if chunker is None else [chunk.text for chunk in chunker.split(document)]
-        texts.extend(embedder.document_prefix + text for text in pieces)
+        if chunker is None:
+            pieces = [(document.text, document.text)]
+        else:
+            pieces = [(chunker.embedding_text(c), c.text) for c in chunker.split(document)]
+        embedded.extend(embedder.document_prefix + text for text, _ in pieces)
+        stored.extend(text for _, text in pieces)
         docs.extend([document.metadata["eval_id"]] * len(pieces))
-    return texts, docs
+    return embedded, stored, docs
 
 
 def _pooling_of(point: EvalPoint, embedder: PoolingEmbedder) -> str:
@@ -463,7 +472,7 @@ def _compute(
     units_key: Callable[[str], dict[str, Any]],
 ) -> dict[int, dict[str, Any]]:
     """One forward pass over units and queries for the points' poolings, then each point's search."""
-    texts, unit_docs = _units(dataset, config, embedder, whole)
+    texts, stored_texts, unit_docs = _units(dataset, config, embedder, whole)
     if not texts:
         raise EvalError(f"{dataset.name}: no text to embed")
     poolings = sorted({_pooling_of(p, embedder) for p in points})
@@ -478,7 +487,6 @@ def _compute(
     seconds = round(time.perf_counter() - started, 2)
     passed = EncodePass(poolings, len(texts) + len(query_texts), seconds, embedder.truncated - truncated)
     report.passes.append(passed)
-    raw_texts = [text.removeprefix(embedder.document_prefix) for text in texts]  # what BM25 should see
     raw_queries = [dataset.queries[qid] for qid in query_ids]
     documents = len(set(unit_docs))
     computed = {}
@@ -496,7 +504,7 @@ def _compute(
                 path = collections / f"{collection}{LEXICAL_SUFFIX}"
                 lexical = LexicalIndex(path, config.lexical, filter_ids=store.ids_where)
             fingerprint = {**embedder.fingerprint, "pooling": name}
-            index_units(store, lexical, raw_texts, unit_vectors[name], unit_docs, fingerprint)
+            index_units(store, lexical, stored_texts, unit_vectors[name], unit_docs, fingerprint)
             runs = {}
             for point in mine:
                 if _uses_lexical(point) and point.config.lexical != config.lexical:

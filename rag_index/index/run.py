@@ -163,7 +163,8 @@ class Indexer:
                     yield change
 
         def vectors_of(batch: list[Chunk]) -> Any:
-            return cache.vectors([c.text for c in batch], [c.metadata[TEXT_HASH_KEY] for c in batch])
+            texts = [self.chunker.embedding_text(c) for c in batch]
+            return cache.vectors(texts, [c.metadata[TEXT_HASH_KEY] for c in batch])
 
         # Files are parsed and chunked by a thread a few files ahead, so the next ones are ready when the
         # encoder finishes a batch.
@@ -208,15 +209,16 @@ class Indexer:
             reason = f"unexpected error: {type(err).__name__}: {err}"
             report.skipped.append(SkippedFile(source, reason))
             return SourceChange(source, str(root), digest, settings, [], reason)
-        chunks = [
-            dataclasses.replace(chunk, metadata={**chunk.metadata, TEXT_HASH_KEY: text_hash(chunk.text)})
-            for document in documents
-            for chunk in self.chunker.split(document)
-        ]
+        chunks = [self._hashed(chunk) for document in documents for chunk in self.chunker.split(document)]
         # The hash of the bytes actually parsed: the file may have changed since it was hashed.
         loaded_hash = str(documents[0].metadata["content_hash"]) if documents else digest
         report.files_indexed += 1
         return SourceChange(source, str(root), loaded_hash, settings, chunks)
+
+    def _hashed(self, chunk: Chunk) -> Chunk:
+        """The chunk with the hash of the text embedded for it: the embedding cache's key."""
+        digest = text_hash(self.chunker.embedding_text(chunk))
+        return dataclasses.replace(chunk, metadata={**chunk.metadata, TEXT_HASH_KEY: digest})
 
 
 def index_folder(

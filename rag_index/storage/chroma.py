@@ -19,7 +19,7 @@ from rag_index.storage.base import Query, stored_metadata
 from rag_index.types import Chunk, ScoredChunk
 
 FINGERPRINT_KEY = "rag_index_fingerprint"
-TEXT_HASH_KEY = "text_hash"  # chunk metadata: sha256 of the chunk text, the key of the embedding cache
+TEXT_HASH_KEY = "text_hash"  # chunk metadata: sha256 of the text embedded for it, the embedding cache key
 BACKOFF_SECONDS = 0.5  # first wait before retrying a server call; doubles on each retry
 
 log = logging.getLogger(__name__)
@@ -165,17 +165,15 @@ class ChromaStore:
 
     def stored_fingerprint(self) -> dict[str, Any] | None:
         """The fingerprint the collection was built with, or None when there is no collection yet."""
-        collection = self._existing()
-        if collection is None:
-            return None
-        return json.loads((collection.metadata or {}).get(FINGERPRINT_KEY, "null"))
+        return _fingerprint_of(self._existing())
 
     def open(self, fingerprint: dict[str, Any], create: bool = True, recreate: bool = False) -> bool:
         """Open the collection for this fingerprint; refuse one built with another (unless recreate).
 
         Returns True when the collection was created (or recreated) empty.
         """
-        stored = self.stored_fingerprint()
+        existing = self._existing()  # once: every write opens the collection, so this is on its path
+        stored = _fingerprint_of(existing)
         if stored is not None and stored != fingerprint and not recreate:
             raise StoreError(
                 f"collection {self.name!r} at {self.label} was built with a different embedder:\n"
@@ -183,10 +181,12 @@ class ChromaStore:
                 f"  current: {json.dumps(fingerprint, sort_keys=True)}\n"
                 "re-index with --recreate, or use the settings it was built with"
             )
-        exists = self._existing() is not None
-        if recreate and exists:
+        if existing is not None and not recreate:
+            self._collection = existing
+            return False
+        if existing is not None:
             self._call(lambda: self.client.delete_collection(self.name))
-        elif not create and not exists:
+        elif not create:
             raise self._missing()
         self._collection = self._call(
             lambda: self.client.get_or_create_collection(
@@ -196,7 +196,7 @@ class ChromaStore:
                 embedding_function=None,
             )
         )
-        return recreate or not exists
+        return True
 
     def attach(self) -> None:
         """Open the existing collection as it is, for reading its contents."""
@@ -402,3 +402,9 @@ class ChromaStore:
             source = str(meta.get("source", "?"))
             counts[source] = counts.get(source, 0) + 1
         return dict(sorted(counts.items()))
+
+
+def _fingerprint_of(collection: Any) -> dict[str, Any] | None:
+    if collection is None:
+        return None
+    return json.loads((collection.metadata or {}).get(FINGERPRINT_KEY, "null"))
