@@ -22,6 +22,8 @@ from tqdm import tqdm
 
 LOG_EVERY = 5.0  # seconds between two progress lines off a terminal
 NAME_WIDTH = 40  # characters of a file name shown on the bar: a long path must not wrap the line
+# tqdm's own layout, with "~" before a total that is still an estimate.
+ESTIMATED_BAR = "{l_bar}{bar}| {n_fmt}/~{total_fmt} [{elapsed}<{remaining}, {rate_fmt}{postfix}]"
 
 
 class Progress(Protocol):
@@ -144,6 +146,7 @@ class TerminalBar:
     def show(self, snapshot: Snapshot, now: bool) -> None:
         """Move the bar (tqdm redraws at most ten times a second unless now)."""
         self.bar.total = snapshot.total
+        self.bar.bar_format = None if snapshot.exact or snapshot.total is None else ESTIMATED_BAR
         self.bar.set_postfix_str(snapshot.note, refresh=False)
         if snapshot.done > self.bar.n:
             self.bar.update(snapshot.done - self.bar.n)
