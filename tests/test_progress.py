@@ -140,16 +140,12 @@ def test_off_a_terminal_progress_is_plain_lines_ending_with_the_count() -> None:
     assert LINE.match(lines[0])
 
 
-def test_under_a_terminal_the_bar_shows_total_eta_and_the_file(tmp_path: Path, tiny_model: Path) -> None:
+def under_a_terminal(args: list[str]) -> tuple[int, str, str]:
+    """Run args with stderr on a pseudo-terminal 160 columns wide: exit status, stdout, terminal output."""
     master, slave = pty.openpty()
     fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 160, 0, 0))  # rows, columns
     process = subprocess.Popen(
-        command(tmp_path / "store", tiny_model),
-        cwd=REPO,
-        env=environment(),
-        stdout=subprocess.PIPE,
-        stderr=slave,
-        text=True,
+        args, cwd=REPO, env=environment(), stdout=subprocess.PIPE, stderr=slave, text=True
     )
     os.close(slave)
     received = bytearray()
@@ -163,8 +159,13 @@ def test_under_a_terminal_the_bar_shows_total_eta_and_the_file(tmp_path: Path, t
         received += block
     os.close(master)
     stdout = process.stdout.read() if process.stdout else ""
-    assert process.wait(timeout=300) == 0, received.decode(errors="replace")
-    frames = [f for f in received.decode().replace("\r\n", "\r").split("\r") if f.startswith("indexing")]
+    return process.wait(timeout=300), stdout, received.decode(errors="replace")
+
+
+def test_under_a_terminal_the_bar_shows_total_eta_and_the_file(tmp_path: Path, tiny_model: Path) -> None:
+    status, stdout, terminal = under_a_terminal(command(tmp_path / "store", tiny_model))
+    assert status == 0, terminal
+    frames = [f for f in terminal.replace("\r\n", "\r").split("\r") if f.startswith("indexing")]
     with_total = [f for f in frames if re.search(r"\| \d+/~?\d+ \[", f)]  # ~: an estimate
     assert with_total, frames
     assert all(re.search(r"\[\d\d:\d\d<(\?|\d\d:\d\d),", f) for f in with_total)  # elapsed<remaining
@@ -173,6 +174,26 @@ def test_under_a_terminal_the_bar_shows_total_eta_and_the_file(tmp_path: Path, t
     assert done == total > 0 and "100%" in final and f"{len(SOURCES)}/{len(SOURCES)} files parsed" in final
     assert {name for name in SOURCES if any(f"parsing {name}" in f for f in frames)} == set(SOURCES)
     assert stdout.startswith(f"indexed {len(SOURCES)} file(s), {total} chunk(s)")
+
+
+WARN_MIDWAY = """
+import logging
+from rag_index.index.progress import RunProgress
+logging.basicConfig(format="%(levelname)s: %(message)s")
+progress = RunProgress()
+progress.planned({"a.txt": 100, "b.txt": 100})
+progress.parsing("a.txt")
+logging.getLogger("rag_index").warning("a.txt: something odd")
+progress.parsed("a.txt", 3)
+progress.finish()
+"""
+
+
+def test_a_warning_under_a_terminal_goes_on_its_own_line_above_the_bar() -> None:
+    status, _, terminal = under_a_terminal([sys.executable, "-c", WARN_MIDWAY])
+    assert status == 0, terminal
+    assert "\rWARNING: a.txt: something odd\r\n" in terminal  # the bar's line cleared, then the warning
+    assert terminal.rstrip().split("\r")[-1].startswith("indexing: ")  # and the bar drawn again below
 
 
 def test_off_a_terminal_lines_come_every_interval_with_count_and_rate(

@@ -9,6 +9,7 @@ runs and is exact once every file is parsed. An engine reports through the narro
 
 from __future__ import annotations
 
+import contextlib
 import sys
 import threading
 import time
@@ -19,6 +20,7 @@ from pathlib import PurePosixPath
 from typing import Protocol, TextIO
 
 from tqdm import tqdm
+from tqdm.contrib.logging import logging_redirect_tqdm
 
 LOG_EVERY = 5.0  # seconds between two progress lines off a terminal
 NAME_WIDTH = 40  # characters of a file name shown on the bar: a long path must not wrap the line
@@ -142,6 +144,9 @@ class TerminalBar:
 
     def __init__(self, stream: TextIO, desc: str, unit: str) -> None:
         self.bar = tqdm(desc=desc, unit=unit, file=stream, dynamic_ncols=True)
+        # A warning logged meanwhile (a skipped file, a truncation) goes above the bar, not into it.
+        self.exits = contextlib.ExitStack()
+        self.exits.enter_context(logging_redirect_tqdm())
 
     def show(self, snapshot: Snapshot, now: bool) -> None:
         """Move the bar (tqdm redraws at most ten times a second unless now)."""
@@ -157,6 +162,7 @@ class TerminalBar:
         """Draw the final state and end the line."""
         self.show(snapshot, now=False)
         self.bar.close()
+        self.exits.close()
 
 
 class LogLines:
