@@ -11,6 +11,7 @@ from rag_index.config import Config, load_config, with_values
 from rag_index.errors import RagIndexError
 from rag_index.index.local import index_with_config
 from rag_index.index.memory import WRITE_WAIT, TextWriter
+from rag_index.index.progress import Progress
 from rag_index.index.report import IndexReport
 from rag_index.index.run import open_manifest
 from rag_index.index.texts import is_text_chunk
@@ -74,12 +75,14 @@ class RagIndex:
         recreate: bool = False,
         prune: bool = True,
         wait: float = 0.0,
-        progress: bool = False,
+        progress: bool | Progress = False,
     ) -> IndexReport:
         """Bring the collection up to date with a folder (or one file); returns what the run did.
 
         Incremental: unchanged files are not parsed, changed ones are replaced, deleted ones pruned
         (unless ``prune`` is off). ``wait``: seconds to wait for another writer of the same store.
+        ``progress``: True draws progress on stderr (a bar on a terminal, else a line every 5 s), or
+        give a Progress (rag_index.index.progress) to report to.
         """
         root, config = Path(path), self.config
         if not root.exists():

@@ -40,6 +40,26 @@ def _wait_option(parser: argparse.ArgumentParser, default: float = 0.0) -> None:
     )
 
 
+def _quiet_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("-q", "--quiet", action="store_true", help="no progress on stderr: only the result")
+
+
+def _progress(args: argparse.Namespace) -> Any:
+    """The progress an index run reports: none with --quiet, else on stderr (RAG_INDEX_PROGRESS_EVERY)."""
+    from rag_index.index.progress import LOG_EVERY, RunProgress
+
+    if args.quiet:
+        return False
+    value = os.environ.get("RAG_INDEX_PROGRESS_EVERY", "")
+    try:
+        interval = float(value) if value else LOG_EVERY
+    except ValueError:
+        interval = -1.0
+    if not interval > 0:  # also refuses nan
+        raise UsageError(f"RAG_INDEX_PROGRESS_EVERY: expected a number of seconds > 0, got {value!r}")
+    return RunProgress(interval=interval)
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="rag-index", description="Index folders into Chroma and query them."
@@ -58,6 +78,7 @@ def _parser() -> argparse.ArgumentParser:
         "--no-prune", action="store_true", help="keep the chunks of files deleted from the folder"
     )
     _wait_option(index)
+    _quiet_option(index)
 
     verify = commands.add_parser("verify", help="check that the manifest and the store agree")
     verify.add_argument("--repair", action="store_true", help="fix the drift found (re-index, delete)")
@@ -124,6 +145,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     evaluate.add_argument("--no-cache", action="store_true", help="recompute even if results are cached")
     evaluate.add_argument("--cache-dir", metavar="DIR", help="result cache (default: STORE_PATH/eval-cache)")
+    _quiet_option(evaluate)
     return parser
 
 
@@ -152,8 +174,9 @@ def cmd_index(args: argparse.Namespace) -> int:
         texts = index.text_count()
         if texts:  # said before the collection goes: texts, unlike files, cannot be indexed again
             print(f"rag-index: --recreate drops {texts} text(s) added with `rag-index add`", file=sys.stderr)
+    progress = _progress(args)
     report = index.index(
-        args.path, recreate=args.recreate, prune=not args.no_prune, wait=args.wait, progress=not args.json
+        args.path, recreate=args.recreate, prune=not args.no_prune, wait=args.wait, progress=progress
     )
     if args.json:
         _print_json(report.to_dict())
@@ -310,7 +333,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
             dataset = subset(dataset, args.queries, args.distractors)
         cache = None if args.no_cache else EvalCache(args.cache_dir or Path(config.store.path) / "eval-cache")
         whole = {"auto": None, "whole": True, "chunked": False}[args.documents]
-        report = evaluate_points(dataset, points, whole, cache, progress=not args.json, search=args.search)
+        report = evaluate_points(dataset, points, whole, cache, progress=not args.quiet, search=args.search)
     except (DatasetError, EvalError) as err:
         raise UsageError(str(err)) from None
     if args.json:

@@ -22,7 +22,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from tqdm import tqdm
 
 from rag_index.build import build_chunker, build_embedder
 from rag_index.config import Config, load_config, parse_override, with_values
@@ -30,6 +29,7 @@ from rag_index.embed.embedder import PoolingEmbedder
 from rag_index.evaluation.cache import EvalCache
 from rag_index.evaluation.datasets import RetrievalDataset
 from rag_index.evaluation.metrics import DEFAULT_METRICS, evaluate, parse_metric
+from rag_index.index.progress import Meter
 from rag_index.search.retriever import Retriever
 from rag_index.storage.base import Query
 from rag_index.storage.chroma import ChromaStore
@@ -211,7 +211,7 @@ def encode_blocks(
     """encode_pooled over texts in length-sorted blocks, with a progress bar; vectors in texts order."""
     order = np.argsort([-len(text) for text in texts], kind="stable")
     out: dict[str, np.ndarray] = {}
-    with tqdm(total=len(texts), desc=desc, unit="text", disable=not progress or None) as bar:
+    with Meter(desc, "text", len(texts), progress) as bar:
         for start in range(0, len(texts), ENCODE_BLOCK):
             rows = order[start : start + ENCODE_BLOCK]
             for name, vectors in embedder.encode_pooled([texts[i] for i in rows], poolings).items():
@@ -257,14 +257,14 @@ def exact_search(
     queries = _unit_normalized(query_vectors)
     depth = min(depth, len(doc_ids))
     run: dict[str, dict[str, float]] = {}
-    for start in tqdm(
-        range(0, len(query_ids), QUERY_BLOCK), desc="queries", unit="block", disable=not progress or None
-    ):
-        similarity = queries[start : start + QUERY_BLOCK] @ units.T
-        scores = np.maximum.reduceat(similarity, starts, axis=1)  # [queries, documents]: best unit
-        top = np.argpartition(-scores, depth - 1, axis=1)[:, :depth]
-        for row, qid in enumerate(query_ids[start : start + QUERY_BLOCK]):
-            run[qid] = {doc_ids[d]: float(scores[row, d]) for d in top[row]}
+    with Meter("searching", "query", len(query_ids), progress) as meter:
+        for start in range(0, len(query_ids), QUERY_BLOCK):
+            similarity = queries[start : start + QUERY_BLOCK] @ units.T
+            scores = np.maximum.reduceat(similarity, starts, axis=1)  # [queries, documents]: best unit
+            top = np.argpartition(-scores, depth - 1, axis=1)[:, :depth]
+            for row, qid in enumerate(query_ids[start : start + QUERY_BLOCK]):
+                run[qid] = {doc_ids[d]: float(scores[row, d]) for d in top[row]}
+            meter.update(len(top))
     return run
 
 

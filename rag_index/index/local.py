@@ -9,6 +9,7 @@ from pathlib import Path
 
 from rag_index.build import build_chunker, build_embedder, build_lexical, build_store, embedder_key
 from rag_index.config import Config
+from rag_index.index.progress import Progress
 from rag_index.index.report import IndexReport
 from rag_index.index.run import Indexer, open_manifest, store_lock
 from rag_index.index.survey import Survey
@@ -72,7 +73,7 @@ def index_configured(
     *,
     recreate: bool = False,
     prune: bool = True,
-    progress: bool = True,
+    progress: bool | Progress = True,
     wait: float = 0.0,
 ) -> IndexReport:
     """Run a configured indexer under the store's lock, and remember its embedder's fingerprint."""
@@ -89,7 +90,7 @@ def index_with_config(
     *,
     recreate: bool = False,
     prune: bool = True,
-    progress: bool = True,
+    progress: bool | Progress = True,
     wait: float = 0.0,
     load_embedder: Callable[[], Embedder] | None = None,
     checkpoint: Checkpoint = no_checkpoint,

@@ -17,12 +17,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from tqdm import tqdm
-
 from rag_index.chunking import Chunker
 from rag_index.config import LoaderConfig
 from rag_index.index.cache import EmbeddingCache, text_hash
 from rag_index.index.prefetch import prefetched
+from rag_index.index.progress import Progress, progress_for
 from rag_index.index.report import IndexReport
 from rag_index.index.survey import Survey
 from rag_index.index.texts import finish_interrupted, text_settings
@@ -134,14 +133,29 @@ class Indexer:
         recreate: bool = False,
         prune: bool = True,
         only: set[str] | None = None,
-        progress: bool = True,
+        progress: bool | Progress = True,
     ) -> IndexReport:
         """Bring the stores up to date with every readable file under root (the caller holds the lock).
 
         Unchanged files are hashed, not parsed; changed files have their chunks replaced; files gone from
         the folder have their chunks removed unless ``prune`` is off. ``only`` limits the run to these
-        sources (verify --repair).
+        sources (verify --repair). ``progress``: True draws on stderr, or a Progress to report to.
         """
+        reporter = progress_for(progress)
+        try:
+            return self._run(root, manifest, recreate, prune, only, reporter)
+        finally:
+            reporter.finish()
+
+    def _run(
+        self,
+        root: Path,
+        manifest: Manifest,
+        recreate: bool,
+        prune: bool,
+        only: set[str] | None,
+        progress: Progress,
+    ) -> IndexReport:
         started = time.perf_counter()
         truncated_before = self.embedder.truncated
         report = IndexReport(root=str(root), collection=self.store.name, store=self.store.label)
@@ -154,11 +168,18 @@ class Indexer:
         survey = Survey(root, self.loader, manifest.entries(), self.settings(), report)
         cache = EmbeddingCache(self.embedder, self.store)
         present: set[str] = set()
-        files = tqdm(survey.scan(), desc="files", unit="file", disable=not progress or None)
+        # Every file is hashed before the first is parsed, so progress knows the whole plan from the start;
+        # cheap: hashing the 20 sec-10q PDFs (24 MB) takes 0.04 s of a 58 s run. In this thread, so that
+        # Ctrl-C stops a long survey at once.
+        todo = list(survey.pending(survey.scan(), only, present))
+        progress.planned({item.source: item.size for item in todo})
 
         def changed() -> Iterator[SourceChange]:
-            for path, source, digest in survey.pending(files, only, present):
-                change = self._parse(path, root, source, digest, survey.settings, report)
+            for item in todo:
+                progress.parsing(item.source)
+                change = self._parse(item.path, root, item.source, item.digest, survey.settings, report)
+                chunks = None if change is None or change.skip_reason else len(change.chunks)
+                progress.parsed(item.source, chunks)
                 if change is not None:
                     yield change
 
@@ -170,11 +191,10 @@ class Indexer:
         # encoder finishes a batch.
         works = prefetched(changed(), PARSE_AHEAD)
         batch: list[SourceChange] = []
-        bar = tqdm(desc="chunks", unit="chunk", disable=not progress or None)
-        with contextlib.closing(works), bar:
+        with contextlib.closing(works):
 
             def write(changes: list[SourceChange]) -> None:
-                report.chunks_deleted += writer.replace(changes, vectors_of, bar.update)
+                report.chunks_deleted += writer.replace(changes, vectors_of, progress.written)
                 report.chunks_written += sum(len(c.chunks) for c in changes)
 
             for work in works:
@@ -231,7 +251,7 @@ def index_folder(
     lexical: LexicalIndex | None = None,
     recreate: bool = False,
     prune: bool = True,
-    progress: bool = True,
+    progress: bool | Progress = True,
     wait: float = 0.0,
 ) -> IndexReport:
     """Index root with these parts: locks the store (waiting up to wait seconds) and opens its manifest.

@@ -4,12 +4,22 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from pathlib import Path
+from typing import NamedTuple
 
 from rag_index.config import LoaderConfig
 from rag_index.index.report import IndexReport
 from rag_index.loaders import LoadError, PathFilter, file_digest, scan_files
 from rag_index.storage.manifest import Entry
 from rag_index.types import SkippedFile
+
+
+class Pending(NamedTuple):
+    """A new or changed file: its path, source (relative path), content hash and size in bytes."""
+
+    path: Path
+    source: str
+    digest: str
+    size: int
 
 
 class Survey:
@@ -40,10 +50,8 @@ class Survey:
             self.report.skipped.append(SkippedFile(path.relative_to(self.root).as_posix(), reason))
         return scan.files
 
-    def pending(
-        self, files: Iterable[Path], only: set[str] | None, present: set[str]
-    ) -> Iterator[tuple[Path, str, str]]:
-        """(path, source, content hash) of each new or changed file; adds every source seen to present.
+    def pending(self, files: Iterable[Path], only: set[str] | None, present: set[str]) -> Iterator[Pending]:
+        """Each new or changed file; adds every source seen to present.
 
         Unchanged files are counted and unreadable ones reported, not yielded.
         """
@@ -64,7 +72,11 @@ class Survey:
                 else:
                     self.report.files_unchanged += 1
                 continue
-            yield path, source, digest
+            try:
+                size = path.stat().st_size
+            except OSError:  # gone since it was hashed: parsing it reports why; its size only guides progress
+                size = 0
+            yield Pending(path, source, digest, size)
 
     def gone(self, present: set[str]) -> list[str]:
         """Sources of this root that the manifest lists, the loader selects and the folder no longer has."""
