@@ -12,6 +12,7 @@ from rag_index.errors import ConfigError
 from rag_index.storage.base import Query
 from rag_index.storage.chroma import ChromaStore
 from rag_index.storage.lexical import LexicalConfig, LexicalIndex, Tokenizer
+from rag_index.storage.lexical_buffer import BUFFER_LIMIT, WriteBuffer
 from rag_index.types import Chunk
 
 TEXTS = {
@@ -26,10 +27,13 @@ def chunks(texts: dict[str, tuple[str, dict]] = TEXTS) -> list[Chunk]:
     return [Chunk(id_, f"doc-{id_}", text, 0, len(text), meta) for id_, (text, meta) in texts.items()]
 
 
-@pytest.fixture
-def lexical(tmp_path: Path) -> LexicalIndex:
+@pytest.fixture(params=["buffered", "merged"])
+def lexical(tmp_path: Path, request: pytest.FixtureRequest) -> LexicalIndex:
+    """Four chunks, still in the write buffer or merged into tantivy: both must behave alike."""
     index = LexicalIndex(tmp_path / "lexical", LexicalConfig())
     index.upsert(chunks())
+    if request.param == "merged":
+        index.merge()
     return index
 
 
@@ -112,7 +116,9 @@ def test_filters_select_what_chroma_selects(
     store.open({"model": "test"})
     store.upsert(chunks(), np.eye(4, dtype=np.float32))
     index = LexicalIndex(tmp_path / "lexical", LexicalConfig(), filter_ids=store.ids_where)
-    index.upsert(chunks())
+    index.upsert(chunks()[:2])
+    index.merge()
+    index.upsert(chunks()[2:])  # two indexed, two buffered
     expected = store.ids_where(where, where_document)
     found = set(
         ranked(
@@ -139,3 +145,74 @@ def test_file_name_words_are_indexed_unless_turned_off(tmp_path: Path) -> None:
     assert ranked(on, "AAPL Q3") == ["x"] and ranked(off, "AAPL Q3") == []
     assert on.search(Query("aapl"), 1)[0].text == "Revenue rose in the quarter."  # the text is unchanged
     assert on.settings != off.settings  # turning it off rebuilds the index
+
+
+def corpus(n: int, topic: str) -> dict[str, tuple[str, dict]]:
+    words = "grinder burrs kettle harbour revenue quarter brush steel coffee river".split()
+    return {
+        f"{topic}-{i}": (f"{topic} {words[i % 10]} {words[(i * 3) % 10]} note {i} " * (1 + i % 3), {})
+        for i in range(n)
+    }
+
+
+def test_buffered_writes_rank_as_they_will_once_merged(tmp_path: Path) -> None:
+    buffered = LexicalIndex(tmp_path / "buffered", LexicalConfig())
+    buffered.upsert(chunks(corpus(200, "old")))  # over the buffer's limit: straight to tantivy
+    for chunk in chunks(corpus(12, "new")):  # one at a time, as an agent adds memories
+        buffered.upsert([chunk])
+    assert buffered._buffer.count() == 12
+    merged = LexicalIndex(tmp_path / "merged", LexicalConfig())
+    merged.upsert(chunks({**corpus(200, "old"), **corpus(12, "new")}))
+    for text in ["new kettle", "grinder note", "harbour revenue quarter", "new coffee river brush"]:
+        # Every match (ties make the order of equal scores, and so a top-k cut, arbitrary).
+        got = {h.id: (h.score, h.text) for h in buffered.search(Query(text), 300)}
+        want = {h.id: (h.score, h.text) for h in merged.search(Query(text), 300)}
+        assert got.keys() == want.keys() and any(id_.startswith("new") for id_ in got)
+        for id_, (score, text_) in got.items():
+            assert text_ == want[id_][1] and score == pytest.approx(want[id_][0], rel=0.02, abs=0.01)
+    assert buffered.ids() == merged.ids() and buffered.count() == merged.count() == 212
+
+
+def test_buffered_deletes_and_replacements_hide_what_they_supersede(tmp_path: Path) -> None:
+    index = LexicalIndex(tmp_path / "lexical", LexicalConfig())
+    index.upsert(chunks(corpus(100, "old")))
+    index.upsert(chunks({"old-1": ("Bananas are yellow.", {})}))
+    index.delete(["old-2"])
+    assert index._buffer.count() == 2 and "old-2" not in index.ids() and index.count() == 99
+    assert ranked(index, "banana") == ["old-1"]
+    found = ranked(index, "old kettle grinder burrs harbour revenue quarter brush steel coffee river", k=200)
+    assert "old-1" not in found and "old-2" not in found and len(found) == 98
+    again = LexicalIndex(tmp_path / "lexical", LexicalConfig())  # the buffer is durable
+    assert again.ids() == index.ids() and ranked(again, "banana") == ["old-1"]
+
+
+def test_the_buffer_merges_once_full_and_a_merge_cut_short_is_redone(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    index = LexicalIndex(tmp_path / "lexical", LexicalConfig())
+    many = chunks(corpus(BUFFER_LIMIT + 1, "m"))
+    for chunk in many[:BUFFER_LIMIT]:
+        index.upsert([chunk])
+    assert index._buffer.count() == BUFFER_LIMIT and index._searcher() is None
+    monkeypatch.setattr(WriteBuffer, "drop", lambda self, through=None: _raise())
+    with pytest.raises(KillHere):  # killed after tantivy committed, before the buffer was emptied
+        index.upsert([many[-1]])
+    monkeypatch.undo()
+    assert index.ids() == {c.id for c in many} and index._buffer.count() == BUFFER_LIMIT
+    index.merge()  # the same writes again: nothing changes but the buffer
+    assert index._buffer.count() == 0 and index._searcher().num_docs == len(many)
+    assert index.ids() == {c.id for c in many}
+
+
+class KillHere(Exception):
+    pass
+
+
+def _raise() -> None:
+    raise KillHere
+
+
+def test_reset_empties_the_buffer_too(lexical: LexicalIndex) -> None:
+    lexical.upsert(chunks({"e": ("Espresso needs fine grounds.", {})}))
+    lexical.reset()
+    assert lexical.count() == 0 and lexical.ids() == set() and ranked(lexical, "espresso") == []

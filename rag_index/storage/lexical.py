@@ -6,9 +6,11 @@ Texts are tokenized here (NFKC, lower case, words; each Han or kana character al
 a Snowball stemmer) and indexed as ready terms, so the same rules serve every language and query; a query
 is the OR of its distinct terms, scored by tantivy's BM25 (k1 1.2, b 0.75).
 
-Which collection the index describes, and with which settings, is kept beside it in a small JSON file
-written atomically. ``where`` and ``where_document`` filters are evaluated by Chroma (``filter_ids``), so
-the lexical side honours exactly the same rules as the dense side.
+Writes of a few chunks wait in a durable buffer inside it (rag_index/storage/lexical_buffer.py): one
+SQLite commit instead of a tantivy commit's 14 fsyncs. Which collection the index describes, and with
+which settings, is kept beside it in a small JSON file written atomically. ``where`` and
+``where_document`` filters are evaluated by Chroma (``filter_ids``), so the lexical side honours exactly
+the same rules as the dense side.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from pydantic import field_validator
 from rag_index.errors import StoreError
 from rag_index.settings import Section
 from rag_index.storage.base import Query, stored_metadata
+from rag_index.storage.lexical_buffer import BUFFER_LIMIT, Write, WriteBuffer, bm25_scores
 from rag_index.types import Chunk, ScoredChunk
 
 LEXICAL_SUFFIX = ".lexical"  # the index folder beside the collection: <store.path>/<collection>.lexical
@@ -101,6 +104,20 @@ class Tokenizer:
             return [self._stems[w] for w in words]
 
 
+def _average_length(query: Any, searcher: Any, address: Any) -> float | None:
+    """The index's average document length, as tantivy's explanation of a hit's BM25 score gives it."""
+    found: list[float] = []
+
+    def walk(node: dict[str, Any]) -> None:
+        if node.get("description", "").startswith("avgdl"):
+            found.append(float(node["value"]))
+        for child in node.get("details", []):
+            walk(child)
+
+    walk(json.loads(query.explain(searcher, address).to_json()))
+    return found[0] if found else None
+
+
 def discard(path: Path) -> None:
     """Remove a lexical index that is no longer kept up to date (lexical.enabled was turned off)."""
     if path.exists():
@@ -117,6 +134,7 @@ class LexicalIndex:
         self.tokenize = Tokenizer(config)
         self._index: Any = None
         self._lock = threading.RLock()
+        self._buffer = WriteBuffer(self.path / "buffer.sqlite3")
 
     @property
     def label(self) -> str:
@@ -154,6 +172,7 @@ class LexicalIndex:
             self._write_state(None)
             with self._writer() as writer:
                 writer.delete_all_documents()
+            self._buffer.drop()
 
     def mark(self, collection_id: str) -> None:
         """Record that the index now holds exactly the chunks of this collection, with these settings."""
@@ -172,22 +191,18 @@ class LexicalIndex:
     # --- ChunkStore ---------------------------------------------------------------------------------
 
     def upsert(self, chunks: Sequence[Chunk], vectors: np.ndarray | None = None) -> None:
-        """Add chunks, replacing those with the same id; committed durably (vectors are not used)."""
-        import tantivy
-
-        if not chunks:
-            return
-        with self._writer() as writer:
-            for chunk in {c.id: c for c in chunks}.values():
-                writer.delete_documents("id", chunk.id)
-                metadata = json.dumps(stored_metadata(chunk), ensure_ascii=False).encode("utf-8")
-                document = tantivy.Document(
-                    id=chunk.id,
-                    terms=" ".join(self.tokenize(self._indexed_text(chunk))),
-                    text=chunk.text.encode("utf-8"),
-                    meta=metadata,
+        """Add chunks, replacing those with the same id; durable on return (vectors are not used)."""
+        self._write(
+            [
+                Write(
+                    chunk.id,
+                    " ".join(self.tokenize(self._indexed_text(chunk))),
+                    chunk.text,
+                    json.dumps(stored_metadata(chunk), ensure_ascii=False),
                 )
-                writer.add_document(document)
+                for chunk in {c.id: c for c in chunks}.values()
+            ]
+        )
 
     def _indexed_text(self, chunk: Chunk) -> str:
         source = chunk.metadata.get("source")
@@ -196,25 +211,50 @@ class LexicalIndex:
         return f"{PurePosixPath(str(source)).stem} {chunk.text}"
 
     def delete(self, ids: Sequence[str]) -> None:
-        """Remove chunks by id; absent ids are ignored; committed durably."""
-        if not ids:
-            return
-        with self._writer() as writer:
-            for id_ in ids:
-                writer.delete_documents("id", id_)
+        """Remove chunks by id; absent ids are ignored; durable on return."""
+        self._write([Write(id_, None) for id_ in dict.fromkeys(ids)])
+
+    def merge(self) -> None:
+        """Commit the buffered writes to tantivy now (they merge on their own once BUFFER_LIMIT gather)."""
+        self._write([], merge=True)
+
+    def _write(self, writes: list[Write], merge: bool = False) -> None:
+        """A few writes go to the buffer (one SQLite commit); more, with the buffer's, to tantivy."""
+        import tantivy
+
+        with self._lock:
+            if not merge and self._buffer.count() + len(writes) <= BUFFER_LIMIT:
+                if writes:
+                    self._buffer.add(writes)
+                return
+            through, buffered = self._buffer.writes()
+            if not (buffered or writes):
+                return
+            with self._writer() as writer:
+                for write in [*buffered, *writes]:
+                    writer.delete_documents("id", write.id)
+                    if not write.deleted:
+                        fields = {"text": write.text.encode("utf-8"), "meta": write.meta.encode("utf-8")}
+                        writer.add_document(tantivy.Document(id=write.id, terms=write.terms, **fields))
+            if buffered:
+                self._buffer.drop(through)  # after the commit: a kill before this merges them again
 
     def ids(self) -> set[str]:
         """Every chunk id in the index."""
         import tantivy
 
+        buffered = self._buffer.latest()  # read before tantivy: a merge in between then hides nothing
         searcher = self._searcher()
-        if searcher is None or searcher.num_docs == 0:
-            return set()
-        hits = searcher.search(tantivy.Query.all_query(), limit=searcher.num_docs, count=False).hits
-        return {searcher.doc(address)["id"][0] for _, address in hits}
+        found: set[str] = set()
+        if searcher is not None and searcher.num_docs:
+            hits = searcher.search(tantivy.Query.all_query(), limit=searcher.num_docs, count=False).hits
+            found = {searcher.doc(address)["id"][0] for _, address in hits}
+        return (found - set(buffered)) | {id_ for id_, write in buffered.items() if not write.deleted}
 
     def count(self) -> int:
         """Number of chunks in the index."""
+        if self._buffer.count():
+            return len(self.ids())
         searcher = self._searcher()
         return 0 if searcher is None else int(searcher.num_docs)
 
@@ -228,30 +268,58 @@ class LexicalIndex:
         """The k chunks with the best BM25 score for the query's text, best first."""
         import tantivy
 
-        searcher = self._searcher()
         terms = list(dict.fromkeys(self.tokenize(query.text)))  # each distinct term once
-        if searcher is None or not terms:
+        if not terms:
             return []
-        schema = self._open().schema
-        match = tantivy.Query.boolean_query(
-            [(tantivy.Occur.Should, tantivy.Query.term_query(schema, "terms", term)) for term in terms]
-        )
+        allowed = None
         if where or where_document:
             if self.filter_ids is None:
                 raise ValueError("this lexical index has no filter source for where / where_document")
             allowed = self.filter_ids(where or None, where_document or None)
             if not allowed:
                 return []
-            only = tantivy.Query.term_set_query(schema, "id", sorted(allowed))
-            match = tantivy.Query.boolean_query([(tantivy.Occur.Must, match), (tantivy.Occur.Must, only)])
-        hits = searcher.search(match, limit=k, count=False).hits
-        found = []
-        for score, address in hits:
-            stored = searcher.doc(address)
-            metadata = json.loads(stored["meta"][0].decode("utf-8"))
-            text = stored["text"][0].decode("utf-8")
-            found.append(ScoredChunk(stored["id"][0], text, float(score), metadata))
-        return found
+        buffered = self._buffer.latest()  # read before tantivy: a merge in between then hides nothing
+        searcher = self._searcher()
+        found: list[ScoredChunk] = []
+        top = None
+        if searcher is not None:
+            schema = self._open().schema
+            match = tantivy.Query.boolean_query(
+                [(tantivy.Occur.Should, tantivy.Query.term_query(schema, "terms", term)) for term in terms]
+            )
+            if allowed is not None:
+                only = tantivy.Query.term_set_query(schema, "id", sorted(allowed))
+                match = tantivy.Query.boolean_query([(tantivy.Occur.Must, match), (tantivy.Occur.Must, only)])
+            # Buffered writes supersede the indexed chunks with their ids: fetch enough to drop them.
+            hits = searcher.search(match, limit=k + len(buffered), count=False).hits
+            top = (match, searcher, hits[0][1]) if hits else None
+            for score, address in hits:
+                stored = searcher.doc(address)
+                if stored["id"][0] in buffered:
+                    continue
+                metadata = json.loads(stored["meta"][0].decode("utf-8"))
+                text = stored["text"][0].decode("utf-8")
+                found.append(ScoredChunk(stored["id"][0], text, float(score), metadata))
+        if buffered:
+            found += self._buffered_hits(terms, buffered, allowed, searcher, top)
+        return sorted(found, key=lambda hit: -hit.score)[:k]
+
+    def _buffered_hits(
+        self, terms: list[str], buffered: dict[str, Write], allowed: set[str] | None, searcher: Any, top: Any
+    ) -> list[ScoredChunk]:
+        """Buffered chunks holding a query term, scored by BM25 over the index's statistics and theirs."""
+        documents = {
+            id_: write.terms.split()
+            for id_, write in buffered.items()
+            if write.terms is not None and (allowed is None or id_ in allowed)
+        }
+        indexed = 0 if searcher is None else int(searcher.num_docs)
+        freq = {t: int(searcher.doc_freq("terms", t)) for t in terms} if indexed else {}
+        scores = bm25_scores(terms, documents, indexed, freq, _average_length(*top) if top else None)
+        return [
+            ScoredChunk(id_, buffered[id_].text, score, json.loads(buffered[id_].meta))
+            for id_, score in scores.items()
+        ]
 
     # --- tantivy ------------------------------------------------------------------------------------
 
@@ -270,6 +338,10 @@ class LexicalIndex:
             except (OSError, ValueError) as err:
                 raise StoreError(f"{self.path}: the lexical index cannot be opened ({err})") from None
         return self._index
+
+    def close(self) -> None:
+        """Release the buffer's database (the tantivy files are memory-mapped and need nothing)."""
+        self._buffer.close()
 
     def _searcher(self) -> Any:
         if not (self.path / "meta.json").is_file():
