@@ -70,6 +70,7 @@ class FileResult:
     vectors: np.ndarray | None = None
     embedded: int = 0  # chunks of this call that went through the model (on the call's first file)
     truncated: int = 0
+    error: str | None = None  # why the whole run must stop (sent as data: Ray would wrap an exception)
 
 
 class FileEncoder:
@@ -93,7 +94,7 @@ class FileEncoder:
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         """Rows (path, source, digest) -> one pickled FileResult per row."""
         if not self.root.is_dir():
-            raise RagIndexError(unreadable(self.root))
+            return pack([FileResult(None, [], 0, error=unreadable(self.root))])
         embedded, truncated = self.cache.embedded, self.embedder.truncated
         results: list[FileResult] = []
         for path, source, digest in zip(batch["path"], batch["source"], batch["digest"], strict=True):
@@ -122,9 +123,14 @@ class FileEncoder:
                     start += count
         results[0].embedded = self.cache.embedded - embedded
         results[0].truncated = self.embedder.truncated - truncated
-        payload = np.empty(len(results), dtype=object)
-        payload[:] = [pickle.dumps(r, protocol=pickle.HIGHEST_PROTOCOL) for r in results]
-        return {"payload": payload}
+        return pack(results)
+
+
+def pack(results: list[FileResult]) -> dict[str, np.ndarray]:
+    """A batch of one pickled FileResult per row: Arrow needs no schema for chunks and their metadata."""
+    payload = np.empty(len(results), dtype=object)
+    payload[:] = [pickle.dumps(r, protocol=pickle.HIGHEST_PROTOCOL) for r in results]
+    return {"payload": payload}
 
 
 def unreadable(root: Path) -> str:
@@ -156,17 +162,14 @@ class RayExecutor:
         try:
             for row in self._dataset(ray, rows, root, settings, started).iter_rows():
                 result: FileResult = pickle.loads(row["payload"])
+                if result.error is not None:
+                    raise RagIndexError(result.error)
                 report.skipped.extend(result.skipped)
                 report.files_indexed += result.indexed
                 report.chunks_embedded += result.embedded
                 report.chunks_truncated += result.truncated
                 if result.change is not None:
                     yield result.change, result.vectors
-        except Exception as err:
-            cause = user_error(err)
-            if cause is None:
-                raise
-            raise RagIndexError(str(cause)) from None
         finally:
             if started:
                 ray.shutdown()
@@ -221,18 +224,3 @@ def import_ray() -> Any:
     except ImportError:
         raise ConfigError(f"engine.kind: ray needs Ray, which is not installed: {INSTALL}") from None
     return ray
-
-
-def user_error(err: BaseException) -> RagIndexError | None:
-    """The RagIndexError a worker raised, unwrapped from Ray's task errors; None if there is none."""
-    seen: set[int] = set()
-    stack: list[BaseException | None] = [err]
-    while stack:
-        current = stack.pop()
-        if current is None or id(current) in seen:
-            continue
-        seen.add(id(current))
-        if isinstance(current, RagIndexError):
-            return current
-        stack += [current.__cause__, current.__context__, getattr(current, "cause", None)]
-    return None
