@@ -27,10 +27,11 @@ import rag_index.index.ray_engine as ray_engine
 from rag_index.build import build_lexical, build_store
 from rag_index.config import Config, load_config
 from rag_index.errors import ConfigError, RagIndexError
-from rag_index.index.local import index_with_config
+from rag_index.index.local import configured_indexer, index_configured, index_with_config
 from rag_index.index.ray_engine import RayExecutor
 from rag_index.index.report import IndexReport
 from rag_index.index.verify import verify
+from tests.ray_workers import DiesOnce
 from tests.test_crash import assert_manifest_claims_only_stored_chunks
 from tests.test_server import CHROMA, ChromaServer, free_port
 from tests.tiny_model import make_tiny_model
@@ -46,7 +47,10 @@ Stored = dict[str, tuple[str, dict[str, Any], np.ndarray]]
 def ray_cluster() -> Iterator[Any]:
     """One local Ray instance for the module; the engine uses it instead of starting its own."""
     ray = pytest.importorskip("ray", reason="Ray is not installed: pip install 'rag-index[ray]'")
-    ray.init(num_cpus=2, include_dashboard=False, logging_level=logging.WARNING)
+    # Workers import tests.ray_workers by name: they see the repository as pytest's sys.path does.
+    path = os.pathsep.join(p for p in (str(REPO), os.environ.get("PYTHONPATH")) if p)
+    runtime_env = {"env_vars": {"PYTHONPATH": path}}
+    ray.init(num_cpus=2, include_dashboard=False, logging_level=logging.WARNING, runtime_env=runtime_env)
     yield ray
     ray.shutdown()
 
@@ -170,6 +174,23 @@ def test_ray_matches_local_then_updates_incrementally(
     assert (updates[1].files_indexed, updates[1].files_removed) == (2, 1)
     assert skipped(updates[1]) == skipped(updates[0]) != []
     assert updates[1].chunks_deleted == updates[0].chunks_deleted
+    assert_same_chunks(stored(ray), stored(local))
+    assert_complete(ray)
+
+
+@pytest.mark.slow
+def test_a_killed_actor_is_restarted_and_the_run_matches_local(
+    ray_cluster: Any, tmp_path: Path, tiny_model: Path
+) -> None:
+    root = tmp_path / "docs"
+    write_notes(root, 6, "actor")
+    local, ray = embedded(tmp_path / "local", tiny_model), embedded(tmp_path / "ray", tiny_model, "ray")
+    expected = index_with_config(root, local, progress=False)
+    indexer = configured_indexer(ray)
+    indexer.executor = RayExecutor(ray, encoder=DiesOnce)
+    report = index_configured(indexer, ray, root, progress=False)
+    assert (tmp_path / "an-actor-was-killed").exists()
+    assert (report.files_indexed, report.chunks_written) == (expected.files_indexed, expected.chunks_written)
     assert_same_chunks(stored(ray), stored(local))
     assert_complete(ray)
 

@@ -144,9 +144,12 @@ def unreadable(root: Path) -> str:
 class RayExecutor:
     """Parses, chunks and embeds a run's changed files with Ray Data; the driver writes what comes back."""
 
-    def __init__(self, config: Config, progress: bool = False) -> None:
+    def __init__(
+        self, config: Config, progress: bool = False, encoder: type[FileEncoder] = FileEncoder
+    ) -> None:
         check_engine(config)
         self.config, self.progress = config, progress
+        self.encoder = encoder  # the actor class; tests pass one that dies, to see Ray restart it
 
     def changes(
         self, pending: Iterator[Pending], root: Path, settings: str, report: IndexReport
@@ -202,7 +205,7 @@ class RayExecutor:
             log.warning("%s; waiting for the cluster to grow", message)
         batches = max(1, min(len(rows), engine.actors * 8))
         return ray.data.from_items(rows, override_num_blocks=batches).map_batches(
-            FileEncoder,
+            self.encoder,
             batch_size=engine.files_per_batch,
             batch_format="numpy",
             compute=ActorPoolStrategy(size=engine.actors),
