@@ -210,6 +210,20 @@ def test_a_folder_the_workers_cannot_read_fails_with_one_line(
         list(changes)
 
 
+@pytest.mark.slow
+def test_a_ray_instance_started_for_the_run_refuses_more_cpus_than_it_has(tmp_path: Path, tiny_model: Path):
+    """The CLI starts its own Ray (no address): asking for more CPUs than it has is one line, not a hang."""
+    pytest.importorskip("ray", reason="Ray is not installed: pip install 'rag-index[ray]'")
+    command = [sys.executable, "-m", "rag_index.cli", "index", str(DATA)]
+    for item in overrides(tiny_model, f"store.path={tmp_path}", "engine.kind=ray", "engine.actors=64"):
+        command += ["--set", item]
+    env = {k: v for k, v in os.environ.items() if k != "RAY_ADDRESS"}
+    result = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 2, result.stderr[-3000:]
+    assert "engine.actors x engine.cpus_per_actor = 64 CPUs, but the Ray cluster has" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
 def test_an_embedded_store_on_a_joined_cluster_is_refused(
     tmp_path: Path, tiny_model: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

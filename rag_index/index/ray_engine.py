@@ -194,15 +194,18 @@ class RayExecutor:
         gpus = engine.gpus_per_actor
         if gpus is None:
             gpus = 1.0 if resources.get("GPU", 0) >= 1 else 0.0
-        wanted = engine.actors * engine.cpus_per_actor
-        if wanted > resources.get("CPU", 0):
-            message = (
-                f"engine.actors x engine.cpus_per_actor = {wanted:g} CPUs, but the Ray cluster has "
-                f"{resources.get('CPU', 0):g}"
-            )
-            if local:  # nothing will ever add CPUs to a Ray instance started for this run: it would hang
-                raise ConfigError(message)
-            log.warning("%s; waiting for the cluster to grow", message)
+        for kind, key, each in (
+            ("CPU", "cpus_per_actor", engine.cpus_per_actor),
+            ("GPU", "gpus_per_actor", gpus),
+        ):
+            wanted, has = engine.actors * each, resources.get(kind, 0)
+            if wanted > has:
+                message = (
+                    f"engine.actors x engine.{key} = {wanted:g} {kind}s, but the Ray cluster has {has:g}"
+                )
+                if local:  # nothing will ever add to a Ray instance started for this run: it would hang
+                    raise ConfigError(message)
+                log.warning("%s; waiting for the cluster to grow", message)
         batches = max(1, min(len(rows), engine.actors * 8))
         return ray.data.from_items(rows, override_num_blocks=batches).map_batches(
             self.encoder,
