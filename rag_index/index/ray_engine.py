@@ -36,6 +36,9 @@ log = logging.getLogger(__name__)
 
 INSTALL = "pip install 'rag-index[ray]'"
 LOCAL_ADDRESSES = (None, "local")  # a Ray instance started on this machine for the run
+# An actor that dies (OOM, a node lost, a parser crashing the process) is restarted and its batch retried
+# this many times; not forever, as Ray Data's default would, or a file that crashes its parser would hang.
+BATCH_RETRIES = 3
 
 
 def cluster_address(engine: EngineConfig) -> str | None:
@@ -214,6 +217,7 @@ class RayExecutor:
             compute=ActorPoolStrategy(size=engine.actors),
             num_cpus=engine.cpus_per_actor,
             num_gpus=gpus,
+            max_task_retries=BATCH_RETRIES,
             fn_constructor_kwargs={
                 "config": self.config.model_dump(),
                 "root": str(root),
