@@ -319,3 +319,10 @@ def test_sample_pdfs_into_a_chroma_server_match_the_local_engine(
     assert reports[1].files_indexed == reports[0].files_indexed > 0
     assert_same_chunks(stored(ray), stored(local))
     assert_complete(ray)
+
+    # A renamed file: the actors reuse the server's vectors of its texts, as the local engine does.
+    (root / "crazyones-pdfa.pdf").rename(root / "renamed.pdf")
+    renamed = [index_with_config(root, config, progress=False) for config in (local, ray)]
+    assert [(r.files_indexed, r.files_removed, r.chunks_embedded) for r in renamed] == [(1, 1, 0)] * 2
+    assert renamed[1].chunks_written == renamed[0].chunks_written > 0
+    assert_same_chunks(stored(ray), stored(local))

@@ -14,21 +14,21 @@ import logging
 import os
 import pickle
 import socket
-from collections.abc import Generator, Iterator
+from collections.abc import Generator, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from rag_index.build import build_chunker, build_embedder
+from rag_index.build import build_chunker, build_embedder, build_store
 from rag_index.config import Config, EngineConfig
-from rag_index.errors import ConfigError, RagIndexError
+from rag_index.errors import ConfigError, RagIndexError, StoreError
 from rag_index.index.cache import EmbeddingCache
 from rag_index.index.report import IndexReport
 from rag_index.index.run import Embedded, Pending, parse_change
 from rag_index.settings import validated
-from rag_index.storage.chroma import TEXT_HASH_KEY
+from rag_index.storage.chroma import TEXT_HASH_KEY, ChromaStore
 from rag_index.storage.writer import SourceChange
 from rag_index.types import SkippedFile
 
@@ -90,7 +90,8 @@ class FileEncoder:
             embedder_config = embedder_config.model_copy(update={"threads": threads})
         self.embedder = build_embedder(embedder_config)
         self.chunker = build_chunker(parsed.chunking, self.embedder)
-        self.cache = EmbeddingCache(self.embedder)  # a text repeated across this actor's files embeds once
+        # A text repeated across this actor's files embeds once, and one the server already holds not at all.
+        self.cache = EmbeddingCache(self.embedder, shared_store(parsed))
         self.options = parsed.loader.load_options()
         self.root, self.settings = Path(root), settings
 
@@ -127,6 +128,45 @@ class FileEncoder:
         results[0].embedded = self.cache.embedded - embedded
         results[0].truncated = self.embedder.truncated - truncated
         return pack(results)
+
+
+def shared_store(config: Config) -> ServerVectors | None:
+    """A Chroma server's collection, whose stored vectors the actor reuses as the local engine does.
+
+    None for an embedded store: its folder is the driver's alone while it writes. A server this worker
+    cannot reach (its token variable unset here, say) only costs the reuse, with a warning.
+    """
+    if config.store.mode != "http":
+        return None
+    store = build_store(config.store)
+    try:
+        store.attach()  # the driver created the collection before any actor started
+    except StoreError as err:
+        log.warning("this Ray worker embeds every chunk: %s", err)
+        return None
+    return ServerVectors(store)
+
+
+class ServerVectors:
+    """Vectors by text hash from a server the driver is writing to at the same time.
+
+    A lookup the server fails is a miss, not an error: reading a fresh collection while its first writes
+    land gave Chroma's "Error creating hnsw segment reader: Nothing found on disk" here (chromadb 1.x).
+    The chunk is then embedded, as it would be without the server.
+    """
+
+    def __init__(self, store: ChromaStore) -> None:
+        self.store = store
+
+    def vectors_by_text_hash(self, hashes: Sequence[str]) -> dict[str, np.ndarray]:
+        """The server's vectors of these text hashes; none when the server could not answer."""
+        from chromadb.errors import ChromaError
+
+        try:
+            return self.store.vectors_by_text_hash(hashes)
+        except (ChromaError, StoreError) as err:
+            log.debug("no stored vectors this time: %s", err)
+            return {}
 
 
 def pack(results: list[FileResult]) -> dict[str, np.ndarray]:
