@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 TORCH ?= torch==2.13.0
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test test-slow lint format clean
+.PHONY: install demo test test-slow test-ray-slow lint format clean
 
 $(STAMP): pyproject.toml
 	python3 -m venv $(VENV)
@@ -30,6 +30,10 @@ test: lint
 
 test-slow: $(STAMP)
 	$(VENV)/bin/pytest -m slow
+
+# The Ray engine's slow tests only (CI runs them): a killed driver converging, the sample PDFs via a server.
+test-ray-slow: $(STAMP)
+	$(VENV)/bin/pytest -m slow tests/test_ray.py
 
 format: $(STAMP)
 	$(VENV)/bin/ruff format .

@@ -85,6 +85,11 @@ class RagIndex:
         give a Progress (rag_index.index.progress) to report to.
         """
         root, config = Path(path), self.config
+        if "://" in str(path):  # Path() would quietly make "s3://b/x" the local path s3:/b/x
+            raise RagIndexError(
+                f"{path}: URIs are not read directly; mount it (s3fs, gcsfuse, mountpoint-s3) at the same "
+                "path on every node and index that path"
+            )
         if not root.exists():
             raise RagIndexError(f"{root}: no such file or folder")
         if root.is_file():  # a single file: index it relative to its folder

@@ -24,6 +24,7 @@ __all__ = [
     "Config",
     "ConfigError",
     "EmbedderConfig",
+    "EngineConfig",
     "LexicalConfig",
     "LoaderConfig",
     "RetrievalConfig",
@@ -124,6 +125,22 @@ class StoreConfig(Section):
         return value
 
 
+class EngineConfig(Section):
+    """Where a run's changed files are parsed, chunked and embedded: in this process, or on a Ray cluster.
+
+    The survey and every write stay in the driver either way (same ids, manifest and crash safety).
+    """
+
+    kind: Literal["local", "ray"] = "local"
+    # ray: null starts a Ray instance for the run (or joins RAY_ADDRESS when set, as Ray does);
+    # auto or ray://HOST:10001 joins a running cluster.
+    address: str | None = None
+    actors: int = Field(default=1, ge=1)  # embedding actors, each with its own copy of the model
+    cpus_per_actor: float = Field(default=1.0, gt=0)  # also the actor's encoder threads (rounded, >= 1)
+    gpus_per_actor: float | None = Field(default=None, ge=0)  # null: 1 when the cluster has GPUs, else 0
+    files_per_batch: int = Field(default=4, ge=1)  # files an actor parses and embeds per call
+
+
 class Config(Section):
     """The whole configuration; `Config()` equals configs/default.yaml."""
 
@@ -133,6 +150,7 @@ class Config(Section):
     store: StoreConfig = Field(default_factory=StoreConfig)
     lexical: LexicalConfig = Field(default_factory=LexicalConfig)
     retrieval: RetrievalConfig = Field(default_factory=RetrievalConfig)
+    engine: EngineConfig = Field(default_factory=EngineConfig)
 
 
 def _merge(base: dict[str, Any], key: str, value: Any) -> None:

@@ -96,6 +96,11 @@ def test_skipped_files_are_listed_and_strict_fails(tmp_path: Path) -> None:
     ("args", "message"),
     [
         (["index", "/no/such/folder"], "/no/such/folder: no such file or folder"),
+        (["index", "s3://bucket/docs"], "s3://bucket/docs: URIs are not read directly; mount it"),
+        (
+            ["index", "data", "--set", "engine.kind=ray", "--set", "engine.address=auto"],
+            "engine.address: 'auto' joins a Ray cluster, but store.mode embedded",
+        ),
         (
             ["index", "data", "--set", "embedder.pooling=meen"],
             "embedder.pooling: 'meen' is not one of auto, cls",

@@ -10,13 +10,21 @@ from __future__ import annotations
 import hashlib
 from collections import OrderedDict
 from collections.abc import Sequence
+from typing import Protocol
 
 import numpy as np
 
-from rag_index.storage.chroma import ChromaStore
 from rag_index.types import Embedder
 
 MAX_REMEMBERED = 50_000  # vectors kept in memory (about 75 MB at 384 dimensions); older ones are dropped
+
+
+class StoredVectors(Protocol):
+    """Where vectors already computed can be found by text hash: a ChromaStore."""
+
+    def vectors_by_text_hash(self, hashes: Sequence[str]) -> dict[str, np.ndarray]:
+        """The stored vectors of the texts with these hashes (the ones found)."""
+        ...
 
 
 def text_hash(text: str) -> str:
@@ -27,7 +35,7 @@ def text_hash(text: str) -> str:
 class EmbeddingCache:
     """Document vectors by text hash: memory first, then the store, then the embedder."""
 
-    def __init__(self, embedder: Embedder, store: ChromaStore | None = None) -> None:
+    def __init__(self, embedder: Embedder, store: StoredVectors | None = None) -> None:
         self.embedder = embedder
         self.store = store
         self._memory: OrderedDict[str, np.ndarray] = OrderedDict()

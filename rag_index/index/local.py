@@ -10,8 +10,9 @@ from pathlib import Path
 from rag_index.build import build_chunker, build_embedder, build_lexical, build_store, embedder_key
 from rag_index.config import Config
 from rag_index.index.progress import Progress
+from rag_index.index.ray_engine import RayExecutor, check_engine  # imports no Ray
 from rag_index.index.report import IndexReport
-from rag_index.index.run import Indexer, open_manifest, store_lock
+from rag_index.index.run import Executor, Indexer, open_manifest, store_lock
 from rag_index.index.survey import Survey
 from rag_index.storage.lexical import LEXICAL_SUFFIX
 from rag_index.storage.manifest import settings_fingerprint
@@ -56,14 +57,24 @@ def unchanged_report(root: Path, config: Config, prune: bool = True, wait: float
 
 
 def configured_indexer(
-    config: Config, embedder: Embedder | None = None, checkpoint: Checkpoint = no_checkpoint
+    config: Config,
+    embedder: Embedder | None = None,
+    checkpoint: Checkpoint = no_checkpoint,
 ) -> Indexer:
-    """The Indexer a config describes (the embedder is built unless given)."""
+    """The Indexer a config describes (the embedder is built unless given), with its engine's executor.
+
+    With engine.kind ray the driver's embedder gives the fingerprint and tokenizer only: its weights
+    load only if the driver has texts of its own to embed (an interrupted `add`).
+    """
+    check_engine(config)
     embedder = embedder if embedder is not None else build_embedder(config.embedder)
     chunker = build_chunker(config.chunking, embedder)
     store = build_store(config.store)
     lexical = build_lexical(config.lexical, store)
-    return Indexer(config.loader, chunker, embedder, store, lexical, checkpoint)
+    executor: Executor | None = None
+    if config.engine.kind == "ray":
+        executor = RayExecutor(config)  # progress is the run's own: Ray Data draws no bars
+    return Indexer(config.loader, chunker, embedder, store, lexical, checkpoint, executor)
 
 
 def index_configured(
@@ -99,6 +110,7 @@ def index_with_config(
 
     load_embedder gives the embedder when the run needs one (default: build it from config.embedder).
     """
+    check_engine(config)
     if not recreate:
         unchanged = unchanged_report(root, config, prune, wait)
         if unchanged is not None:

@@ -12,10 +12,12 @@ import contextlib
 import dataclasses
 import logging
 import time
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
+
+import numpy as np
 
 from rag_index.chunking import Chunker
 from rag_index.config import LoaderConfig
@@ -23,9 +25,9 @@ from rag_index.index.cache import EmbeddingCache, text_hash
 from rag_index.index.prefetch import prefetched
 from rag_index.index.progress import Progress, progress_for
 from rag_index.index.report import IndexReport
-from rag_index.index.survey import Survey
+from rag_index.index.survey import Pending, Survey
 from rag_index.index.texts import finish_interrupted, text_settings
-from rag_index.loaders import LoadError, load_file
+from rag_index.loaders import LoadError, LoadOptions, load_file
 from rag_index.storage.base import ChunkStore, chunk_stores
 from rag_index.storage.chroma import TEXT_HASH_KEY, ChromaStore
 from rag_index.storage.lexical import LEXICAL_SUFFIX, LexicalIndex, discard
@@ -37,6 +39,25 @@ from rag_index.types import Chunk, Embedder, SkippedFile
 log = logging.getLogger(__name__)
 
 PARSE_AHEAD = 4  # parsed files waiting for the encoder at most: bounds memory
+
+# A changed file's new state, with its chunks' vectors in order when the executor embedded them (None:
+# the driver embeds them, through its embedding cache).
+Embedded = tuple[SourceChange, np.ndarray | None]
+
+
+class Executor(Protocol):
+    """What turns a run's changed files into chunks (and vectors) somewhere other than this process.
+
+    The driver keeps the survey and every write; an executor only parses, chunks and embeds, adding what
+    it did (files indexed, skipped, chunks embedded and truncated) to the report. Its output is written
+    as it arrives, so it must yield each file once, in any order.
+    """
+
+    def changes(
+        self, pending: Iterator[Pending], root: Path, settings: str, report: IndexReport
+    ) -> Generator[Embedded, None, None]:
+        """The new state of each pending file that could be read (progress is told as they arrive)."""
+        ...
 
 
 def open_manifest(store: ChromaStore) -> Manifest:
@@ -104,6 +125,7 @@ class Indexer:
     store: ChromaStore
     lexical: LexicalIndex | None = None
     checkpoint: Checkpoint = no_checkpoint
+    executor: Executor | None = None  # None: parse ahead in a thread, embed here
 
     @property
     def stores(self) -> list[ChunkStore]:
@@ -173,32 +195,33 @@ class Indexer:
         # Ctrl-C stops a long survey at once.
         todo = list(survey.pending(survey.scan(), only, present))
         progress.planned({item.source: item.size for item in todo})
-
-        def changed() -> Iterator[SourceChange]:
-            for item in todo:
-                progress.parsing(item.source)
-                change = self._parse(item.path, root, item.source, item.digest, survey.settings, report)
-                chunks = None if change is None or change.skip_reason else len(change.chunks)
-                progress.parsed(item.source, chunks)
-                if change is not None:
-                    yield change
+        known: dict[str, np.ndarray] = {}  # vectors the executor computed, by text hash, until written
 
         def vectors_of(batch: list[Chunk]) -> Any:
-            texts = [self.chunker.embedding_text(c) for c in batch]
-            return cache.vectors(texts, [c.metadata[TEXT_HASH_KEY] for c in batch])
+            hashes = [c.metadata[TEXT_HASH_KEY] for c in batch]
+            if known and all(h in known for h in hashes):
+                return np.stack([known[h] for h in hashes])
+            return cache.vectors([self.chunker.embedding_text(c) for c in batch], hashes)
 
-        # Files are parsed and chunked by a thread a few files ahead, so the next ones are ready when the
-        # encoder finishes a batch.
-        works = prefetched(changed(), PARSE_AHEAD)
+        works: Generator[Embedded, None, None]
+        if self.executor is None:
+            # Files are parsed and chunked by a thread a few files ahead, so the next ones are ready when
+            # the encoder finishes a batch.
+            works = prefetched(self._changes(todo, root, survey.settings, report, progress), PARSE_AHEAD)
+        else:
+            works = _reported(self.executor.changes(iter(todo), root, survey.settings, report), progress)
         batch: list[SourceChange] = []
         with contextlib.closing(works):
 
             def write(changes: list[SourceChange]) -> None:
                 report.chunks_deleted += writer.replace(changes, vectors_of, progress.written)
                 report.chunks_written += sum(len(c.chunks) for c in changes)
+                known.clear()
 
-            for work in works:
+            for work, vectors in works:
                 batch.append(work)
+                if vectors is not None:
+                    known.update(zip((c.metadata[TEXT_HASH_KEY] for c in work.chunks), vectors, strict=True))
                 if sum(len(w.chunks) for w in batch) >= WRITE_BATCH:
                     write(batch)
                     batch = []
@@ -210,35 +233,69 @@ class Indexer:
             gone = survey.gone(present) if prune else []
         report.chunks_deleted += writer.forget(gone)
         report.files_removed += len(gone)
-        report.chunks_embedded = cache.embedded
-        report.chunks_truncated = self.embedder.truncated - truncated_before
+        report.chunks_embedded += cache.embedded
+        report.chunks_truncated += self.embedder.truncated - truncated_before
         report.seconds = round(time.perf_counter() - started, 3)
         return report
 
-    def _parse(
-        self, path: Path, root: Path, source: str, digest: str, settings: str, report: IndexReport
-    ) -> SourceChange | None:
-        """The new chunks of a changed file; None when the file system kept us from reading it."""
-        try:
-            documents = load_file(path, root, self.loader.load_options())
-        except LoadError as err:
-            report.skipped.append(SkippedFile(source, str(err)))
-            return None if err.transient else SourceChange(source, str(root), digest, settings, [], str(err))
-        except Exception as err:  # one bad file must never stop the run; it is reported, not hidden
-            log.debug("unexpected error loading %s", source, exc_info=True)
-            reason = f"unexpected error: {type(err).__name__}: {err}"
-            report.skipped.append(SkippedFile(source, reason))
-            return SourceChange(source, str(root), digest, settings, [], reason)
-        chunks = [self._hashed(chunk) for document in documents for chunk in self.chunker.split(document)]
-        # The hash of the bytes actually parsed: the file may have changed since it was hashed.
-        loaded_hash = str(documents[0].metadata["content_hash"]) if documents else digest
-        report.files_indexed += 1
-        return SourceChange(source, str(root), loaded_hash, settings, chunks)
+    def _changes(
+        self, todo: list[Pending], root: Path, settings: str, report: IndexReport, progress: Progress
+    ) -> Generator[Embedded, None, None]:
+        """The local executor: parse and chunk each pending file here; the driver embeds them."""
+        options = self.loader.load_options()
+        for item in todo:
+            progress.parsing(item.source)
+            change = parse_change(
+                item.path, root, item.source, item.digest, settings, options, self.chunker, report
+            )
+            progress.parsed(item.source, None if change is None or change.skip_reason else len(change.chunks))
+            if change is not None:
+                yield change, None
 
-    def _hashed(self, chunk: Chunk) -> Chunk:
-        """The chunk with the hash of the text embedded for it: the embedding cache's key."""
-        digest = text_hash(self.chunker.embedding_text(chunk))
-        return dataclasses.replace(chunk, metadata={**chunk.metadata, TEXT_HASH_KEY: digest})
+
+def _reported(works: Generator[Embedded, None, None], progress: Progress) -> Generator[Embedded, None, None]:
+    """An executor's files, told to progress as they arrive (it parses them elsewhere)."""
+    with contextlib.closing(works):
+        for change, vectors in works:
+            progress.parsed(change.source, None if change.skip_reason else len(change.chunks))
+            yield change, vectors
+
+
+def parse_change(
+    path: Path,
+    root: Path,
+    source: str,
+    digest: str,
+    settings: str,
+    options: LoadOptions,
+    chunker: Chunker,
+    report: IndexReport,
+) -> SourceChange | None:
+    """The new chunks of a changed file; None when the file system kept us from reading it.
+
+    Every engine parses through here (the Ray one in its workers), so the chunks and skip reasons match.
+    """
+    try:
+        documents = load_file(path, root, options)
+    except LoadError as err:
+        report.skipped.append(SkippedFile(source, str(err)))
+        return None if err.transient else SourceChange(source, str(root), digest, settings, [], str(err))
+    except Exception as err:  # one bad file must never stop the run; it is reported, not hidden
+        log.debug("unexpected error loading %s", source, exc_info=True)
+        reason = f"unexpected error: {type(err).__name__}: {err}"
+        report.skipped.append(SkippedFile(source, reason))
+        return SourceChange(source, str(root), digest, settings, [], reason)
+    chunks = [_hashed(chunk, chunker) for document in documents for chunk in chunker.split(document)]
+    # The hash of the bytes actually parsed: the file may have changed since it was hashed.
+    loaded_hash = str(documents[0].metadata["content_hash"]) if documents else digest
+    report.files_indexed += 1
+    return SourceChange(source, str(root), loaded_hash, settings, chunks)
+
+
+def _hashed(chunk: Chunk, chunker: Chunker) -> Chunk:
+    """The chunk with the hash of the text embedded for it: the embedding cache's key."""
+    digest = text_hash(chunker.embedding_text(chunk))
+    return dataclasses.replace(chunk, metadata={**chunk.metadata, TEXT_HASH_KEY: digest})
 
 
 def index_folder(
