@@ -321,8 +321,10 @@ def test_sample_pdfs_into_a_chroma_server_match_the_local_engine(
     assert_same_chunks(stored(ray), stored(local))
     assert_complete(ray)
 
-    # A renamed file: the actors reuse the server's vectors of its texts, as the local engine does.
-    (root / "crazyones-pdfa.pdf").rename(root / "renamed.pdf")
+    # A file moved to another folder (its name, and so what is embedded, unchanged): the actors reuse the
+    # server's vectors of its texts, as the local engine does.
+    (root / "moved").mkdir()
+    (root / "crazyones-pdfa.pdf").rename(root / "moved" / "crazyones-pdfa.pdf")
     renamed = [index_with_config(root, config, progress=False) for config in (local, ray)]
     assert [(r.files_indexed, r.files_removed, r.chunks_embedded) for r in renamed] == [(1, 1, 0)] * 2
     assert renamed[1].chunks_written == renamed[0].chunks_written > 0
