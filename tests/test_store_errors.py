@@ -68,7 +68,7 @@ def test_a_full_disk_ends_the_cli_with_one_line(tmp_path: Path) -> None:
             "\n\n".join(f"Entry {i}-{j}: the measured value was {i * j} units." for j in range(9000))
         )
     with small_file_system(tmp_path / "small", "4m") as small:
-        args = [sys.executable, "-m", "rag_index.cli", "index", str(docs), "--json"]
+        args = [sys.executable, "-m", "rag_index.cli", "index", str(docs), "--json", "--quiet"]
         for item in [f"store.path={small / 'store'}", f"embedder.model={model}", "embedder.pooling=mean"]:
             args += ["--set", item]
         result = subprocess.run(args, cwd=REPO, capture_output=True, text=True, timeout=600)
