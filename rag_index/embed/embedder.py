@@ -15,6 +15,7 @@ import torch
 import torch.nn.functional as F
 
 from rag_index.embed.backends import Backend, check_backend, make_backend
+from rag_index.embed.int8 import Calibration, calibration_key, calibration_texts
 from rag_index.embed.model_files import (
     max_sequence_length,
     resolve_model_path,
@@ -50,7 +51,8 @@ class PoolingEmbedder:
         """Keyword arguments are the `embedder:` config keys, with the same defaults and checks.
 
         ``PoolingEmbedder()`` is the default model as the config and the CLI run it; a bad value raises
-        ConfigError naming the key, e.g. ``embedder.dtype: 'float32' is not one of auto, bf16, fp16, fp32``.
+        ConfigError naming the key, e.g.
+        ``embedder.dtype: 'float32' is not one of auto, bf16, fp16, fp32, int8``.
         """
         from transformers import AutoConfig, AutoTokenizer
 
@@ -69,8 +71,9 @@ class PoolingEmbedder:
             log.warning("trust_remote_code is on: %s may run code shipped with the model", self.model_path)
         self.device = resolve_device(config.device)
         self.dtype = resolve_dtype(config.dtype, self.device)
+        self.int8 = config.dtype == "int8"
         self.batch_tokens = config.batch_tokens or resolve_batch_tokens(self.device)
-        self.backend_name = check_backend(config.backend, self.device)
+        self.backend_name = check_backend(config.backend, self.device, self.int8)
         self.threads = config.threads
         self.tokenizer = AutoTokenizer.from_pretrained(
             self.model_path, local_files_only=True, trust_remote_code=trust_remote_code
@@ -85,6 +88,7 @@ class PoolingEmbedder:
         own_limit = config.max_length or max_sequence_length(self.model_path, model_limit)
         self.max_length = min(own_limit, model_limit)
         self.dimension = int(self.config.hidden_size)
+        self.calibration = self._calibration() if self.int8 else None
         self.truncated = 0  # texts cut to max_length so far; chunkers are sized so this stays 0
         # The weights load on first use: an unchanged re-index needs the tokenizer and the fingerprint only.
         self._loaded: tuple[torch.nn.Module, Backend] | None = None
@@ -116,7 +120,9 @@ class PoolingEmbedder:
                 ).to(self.device)
                 model.eval()
                 key = self._conversion_key() if self.backend_name == "openvino" else None
-                backend = make_backend(self.backend_name, model, self.dtype, self.device, self.threads, key)
+                backend = make_backend(
+                    self.backend_name, model, self.dtype, self.device, self.threads, key, self.calibration
+                )
                 self._loaded = (model, backend)
             return self._loaded
 
@@ -125,6 +131,20 @@ class PoolingEmbedder:
         import transformers
 
         return f"{weights_hash(self.model_path)}-transformers-{transformers.__version__}"
+
+    def _calibration(self) -> Calibration:
+        # The texts are read now (they decide the fingerprint), tokenized as encode() does (truncated at
+        # max_length, no prefix) one text per input, and only when the quantized model is not cached yet.
+        texts = calibration_texts()
+
+        def inputs() -> list[dict[str, np.ndarray]]:
+            ids = self._tokenize(texts)
+            return [
+                {"input_ids": np.array([row], np.int64), "attention_mask": np.ones((1, len(row)), np.int64)}
+                for row in ids
+            ]
+
+        return Calibration(calibration_key(texts, self.max_length), inputs)
 
     @property
     def max_content_tokens(self) -> int:
@@ -137,8 +157,11 @@ class PoolingEmbedder:
         """What makes two vectors comparable: the same model, weights and vector recipe.
 
         dtype and device are left out on purpose: they change speed, not the vector space
-        (bf16 and fp32 vectors of one model agree to a cosine of about 0.9999).
+        (bf16 and fp32 vectors of one model agree to a cosine of about 0.9999). int8 is not: its vectors
+        agree with fp32's to a cosine of 0.992 at worst, so it is part of the fingerprint, with the
+        calibration it was quantized on (int8 vectors of another calibration are another model's).
         """
+        int8 = {"quantization": f"int8-{self.calibration.key}"} if self.calibration else {}
         return {
             "model": self.model_name,
             "weights": weights_hash(self.model_path),
@@ -148,6 +171,7 @@ class PoolingEmbedder:
             "dimension": self.dimension * len(self.pooling.split(JOIN)),  # mean+max: both parts
             "document_prefix": self.document_prefix,
             "query_prefix": self.query_prefix,
+            **int8,
         }
 
     def token_spans(self, text: str) -> list[tuple[int, int]]:

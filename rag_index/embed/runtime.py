@@ -27,8 +27,11 @@ def cpu_has_native_bf16() -> bool:
 
 
 def resolve_dtype(dtype: str, device: torch.device) -> torch.dtype:
-    """'auto' means bf16 where the hardware runs it natively (CUDA, AVX-512 BF16 CPUs), else fp32."""
-    if dtype != "auto":
+    """'auto' means bf16 where the hardware runs it natively (CUDA, AVX-512 BF16 CPUs), else fp32.
+
+    For 'int8', the precision of what stays in floating point (as for 'auto'): the quantized matmuls are int8.
+    """
+    if dtype not in ("auto", "int8"):
         return TORCH_DTYPES[dtype]
     if device.type == "cuda":
         return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
