@@ -16,11 +16,12 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from importlib import resources
-from typing import Any
-
-import numpy as np
+from typing import TYPE_CHECKING, Any
 
 from rag_index.errors import ConfigError
+
+if TYPE_CHECKING:  # build.py reads the calibration key without importing numpy, torch or nncf
+    import numpy as np
 
 CALIBRATION_SIZE = 300  # texts calibrated on: NNCF's default subset size
 # What the quantization recipe is: part of the model's cache key and of the embedder's fingerprint.
