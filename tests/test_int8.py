@@ -163,3 +163,13 @@ def test_default_model_int8_is_close_to_fp32(
     quantized = int8_embedder(None, tmp_path, monkeypatch)
     # Measured: 0.9928 on these texts (mean 0.9961); 0.9923 on 200 SciFact abstracts. bf16: 0.99997.
     assert min_cosine(quantized.encode(TEXTS), embedder.encode(TEXTS)) >= 0.99
+
+
+def test_a_collection_of_fp32_vectors_refuses_the_int8_embedder(tiny_model: str, tmp_path: Path) -> None:
+    from rag_index.storage.chroma import ChromaStore, StoreError
+
+    store = ChromaStore(str(tmp_path / "store"), "docs")
+    store.open(PoolingEmbedder(tiny_model, device="cpu", dtype="fp32", backend="torch").fingerprint)
+    quantized = PoolingEmbedder(tiny_model, device="cpu", dtype="int8")  # nothing quantized: not encoding
+    with pytest.raises(StoreError, match="was built with a different embedder"):
+        ChromaStore(str(tmp_path / "store"), "docs").open(quantized.fingerprint)
