@@ -29,11 +29,11 @@ def sentence_transformers(model: str, backend: str) -> Encode:
     return lambda texts: st.encode(texts, batch_size=32, normalize_embeddings=True)
 
 
-def rag_index(model: str, dtype: str) -> Encode:
+def rag_index(model: str, dtype: str, graph_pooling: bool = False) -> Encode:
     """rag-index's PoolingEmbedder as the CLI builds it (the default model, so no model argument)."""
     from rag_index.embed.embedder import PoolingEmbedder
 
-    embedder = PoolingEmbedder(dtype=dtype)
+    embedder = PoolingEmbedder(dtype=dtype, graph_pooling=graph_pooling)
     if embedder.model_path != Path(model):
         raise RuntimeError(f"rag-index's default model is {embedder.model_path}, not {model}")
     return embedder.encode
@@ -84,6 +84,8 @@ def main() -> None:
             "fastembed": lambda: fastembed(model, extra),
             "rag-index": lambda: rag_index(model, "auto"),
             "rag-index-int8": lambda: rag_index(model, "int8"),
+            "rag-index-graph-pooling": lambda: rag_index(model, "auto", graph_pooling=True),
+            "rag-index-int8-graph-pooling": lambda: rag_index(model, "int8", graph_pooling=True),
         }[peer]()
     except (ImportError, RuntimeError, OSError, ValueError) as err:  # reported by embed.py as skipped
         print(json.dumps({"skipped": f"{type(err).__name__}: {err}".splitlines()[0][:300]}))

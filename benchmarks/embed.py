@@ -32,6 +32,8 @@ from _common import emit, machine, median, scifact_corpus
 
 HERE = Path(__file__).resolve().parent
 PEERS = ("st-torch-fp32", "st-openvino", "fastembed", "rag-index", "rag-index-int8")
+# Not run unless named in --peers: embedder.graph_pooling on, to measure it against pooling in torch.
+EXTRA_PEERS = ("rag-index-graph-pooling", "rag-index-int8-graph-pooling")
 OTHER_VENV = {"st-openvino", "fastembed"}  # optimum-intel, fastembed: their own pins
 REFERENCE = "st-torch-fp32"
 
@@ -68,12 +70,16 @@ def main() -> None:
         default=os.environ.get("RAG_INDEX_PEER_PYTHON", sys.executable),
         help="the Python of the venv with optimum-intel and fastembed (for st-openvino and fastembed)",
     )
-    parser.add_argument("--peers", default=",".join(PEERS), help=f"a comma list out of {', '.join(PEERS)}")
+    parser.add_argument(
+        "--peers", default=",".join(PEERS), help=f"a comma list out of {', '.join(PEERS + EXTRA_PEERS)}"
+    )
     args = parser.parse_args()
     peers = [p for p in args.peers.split(",") if p]
-    unknown = set(peers) - set(PEERS)
+    unknown = set(peers) - set(PEERS + EXTRA_PEERS)
     if unknown or REFERENCE not in peers:
-        sys.exit(f"benchmark: --peers must be out of {', '.join(PEERS)} and include {REFERENCE}")
+        sys.exit(
+            f"benchmark: --peers must be out of {', '.join(PEERS + EXTRA_PEERS)} and include {REFERENCE}"
+        )
 
     from transformers import AutoConfig, AutoTokenizer
 
@@ -147,13 +153,13 @@ def main() -> None:
     if reference is not None:
         cosines = {p: round(float(np.sum(v * reference, axis=1).min()), 6) for p, v in vectors.items()}
     print(f"\nmedian of {args.rounds} rounds (tokens/s; ratio = this peer's speed over the column's):")
-    print(
-        f"{'peer':16} {'tokens/s':>9} {'ceiling':>8} {'min cos':>9}  " + " ".join(f"{p:>14}" for p in rates)
-    )
+    width = max([len(p) for p in rates] + [14])
+    header = " ".join(f"{p:>{width}}" for p in rates)
+    print(f"{'peer':{width}} {'tokens/s':>9} {'ceiling':>8} {'min cos':>9}  {header}")
     for peer, rate in rates.items():
-        ratios = " ".join(f"{rate / other:14.2f}" for other in rates.values())
+        ratios = " ".join(f"{rate / other:{width}.2f}" for other in rates.values())
         fraction = f"{rate / ceiling_rate:8.0%}" if ceiling_rate else f"{'-':>8}"
-        print(f"{peer:16} {rate:9.0f} {fraction} {cosines.get(peer, float('nan')):9.6f}  {ratios}")
+        print(f"{peer:{width}} {rate:9.0f} {fraction} {cosines.get(peer, float('nan')):9.6f}  {ratios}")
     if ceiling_rate:
         print(f"bf16 matmul ceiling: {ceiling_gflops:.0f} GFLOP/s = {ceiling_rate:.0f} tokens/s")
     for peer, why in skipped.items():

@@ -166,7 +166,8 @@ def test_default_model_int8_is_close_to_fp32(
 
 
 def test_a_collection_of_fp32_vectors_refuses_the_int8_embedder(tiny_model: str, tmp_path: Path) -> None:
-    from rag_index.storage.chroma import ChromaStore, StoreError
+    from rag_index.errors import StoreError
+    from rag_index.storage.chroma import ChromaStore
 
     store = ChromaStore(str(tmp_path / "store"), "docs")
     store.open(PoolingEmbedder(tiny_model, device="cpu", dtype="fp32", backend="torch").fingerprint)

@@ -13,6 +13,7 @@ from typing import Any, ClassVar, Protocol
 
 import torch
 
+from rag_index.embed.graph_pooling import with_pooling
 from rag_index.embed.int8 import Calibration, check_nncf, quantize
 from rag_index.embed.settings import BACKENDS
 from rag_index.errors import ConfigError
@@ -31,9 +32,10 @@ class Backend(Protocol):
     """Runs the encoder: token ids and attention mask in, last hidden states out."""
 
     parallel: int  # batches it runs at once, each called from its own thread
+    pooled: bool  # forward returns pooled (and normalized, if asked) vectors: see graph_pooling.py
 
     def forward(self, input_ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        """Last hidden states, shape (batch, tokens, hidden)."""
+        """Last hidden states, shape (batch, tokens, hidden); or (batch, hidden) when pooled."""
         ...
 
 
@@ -41,6 +43,7 @@ class TorchBackend:
     """The transformers model itself, run by torch (any device, any dtype)."""
 
     parallel = 1  # torch spreads one batch over every core (or the GPU) itself
+    pooled = False
 
     def __init__(self, model: torch.nn.Module) -> None:
         self.model = model
@@ -100,6 +103,7 @@ class OpenVINOBackend:
         threads: int | None = None,
         cache_dir: Path | None = None,
         calibration: Calibration | None = None,
+        pooling: tuple[str, bool] | None = None,
     ) -> None:
         import openvino as ov
 
@@ -114,6 +118,9 @@ class OpenVINOBackend:
                 self._save(ov, converted, cache_dir)
         if calibration is not None:
             converted = self._quantized(ov, core, converted, calibration, cache_dir)
+        self.pooled = pooling is not None
+        if pooling is not None:  # appended after caching: the cached models are the bare encoder
+            converted = with_pooling(converted, *pooling)
         config: dict[str, Any] = {
             "INFERENCE_PRECISION_HINT": self.PRECISIONS[dtype],
             "PERFORMANCE_HINT": "THROUGHPUT",
@@ -190,7 +197,7 @@ class OpenVINOBackend:
             shutil.rmtree(partial, ignore_errors=True)
 
     def forward(self, input_ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        """Last hidden states (float32) from the compiled OpenVINO model."""
+        """Last hidden states (float32) from the compiled OpenVINO model, or pooled vectors (see pooled)."""
         inputs = {"input_ids": input_ids.numpy(), "attention_mask": mask.numpy()}
         request = self._idle.get()
         try:
@@ -257,8 +264,11 @@ def make_backend(
     threads: int | None = None,
     cache_key: str | None = None,
     calibration: Calibration | None = None,
+    pooling: tuple[str, bool] | None = None,
 ) -> Backend:
     """The backend called name, running model at dtype on device (int8 when given a calibration).
+
+    pooling (a pooling name, normalize) asks OpenVINO to pool in its graph; the caller checks it can.
 
     cache_key names the model and the library versions that convert it; backends that convert the model
     (openvino) keep the result under that name, and convert again when it changes.
@@ -266,4 +276,4 @@ def make_backend(
     if check_backend(name, device, int8=calibration is not None) == "torch":
         return TorchBackend(model)
     cache_dir = openvino_cache_root() / cache_key if cache_key else None
-    return OpenVINOBackend(model, dtype, threads, cache_dir, calibration)
+    return OpenVINOBackend(model, dtype, threads, cache_dir, calibration, pooling)

@@ -15,6 +15,7 @@ import torch
 import torch.nn.functional as F
 
 from rag_index.embed.backends import Backend, check_backend, make_backend
+from rag_index.embed.graph_pooling import GRAPH_POOLINGS
 from rag_index.embed.int8 import Calibration, calibration_key, calibration_texts
 from rag_index.embed.model_files import (
     max_sequence_length,
@@ -75,6 +76,12 @@ class PoolingEmbedder:
         self.batch_tokens = config.batch_tokens or resolve_batch_tokens(self.device)
         self.backend_name = check_backend(config.backend, self.device, self.int8)
         self.threads = config.threads
+        self.graph_pooling = config.graph_pooling
+        if self.graph_pooling and (self.backend_name != "openvino" or self.pooling not in GRAPH_POOLINGS):
+            raise ConfigError(
+                f"embedder.graph_pooling: needs embedder.backend openvino and pooling "
+                f"{' or '.join(GRAPH_POOLINGS)}, not {self.backend_name} and {self.pooling}"
+            )
         self.tokenizer = AutoTokenizer.from_pretrained(
             self.model_path, local_files_only=True, trust_remote_code=trust_remote_code
         )
@@ -120,8 +127,16 @@ class PoolingEmbedder:
                 ).to(self.device)
                 model.eval()
                 key = self._conversion_key() if self.backend_name == "openvino" else None
+                pooling = (self.pooling, self.normalize) if self.graph_pooling else None
                 backend = make_backend(
-                    self.backend_name, model, self.dtype, self.device, self.threads, key, self.calibration
+                    self.backend_name,
+                    model,
+                    self.dtype,
+                    self.device,
+                    self.threads,
+                    key,
+                    self.calibration,
+                    pooling,
                 )
                 self._loaded = (model, backend)
             return self._loaded
@@ -199,11 +214,19 @@ class PoolingEmbedder:
         out = {name: np.empty((len(texts), width[name]), dtype=np.float32) for name in poolings}
         if not texts:
             return out
+        if self.graph_pooling and list(poolings) != [self.pooling]:
+            raise ConfigError(
+                f"embedder.graph_pooling: the graph pools with {self.pooling} only; "
+                f"turn it off to compare poolings ({', '.join(poolings)})"
+            )
         ids = self._tokenize(texts)
         # A backend that runs batches side by side owns the cores; pooling is light work.
         owned = self.backend.parallel > 1 and self.device.type == "cpu"
         with self._torch_threads(owned), torch.inference_mode():
             for rows, input_ids, mask, hidden in self._hidden_states(ids):
+                if self.backend.pooled:  # pooled and normalized by the graph
+                    out[self.pooling][rows] = hidden.numpy()
+                    continue
                 for name, pool in functions.items():
                     pooled = pool(hidden, self.token_weights(name, input_ids, mask)).float()
                     if self.normalize:
