@@ -45,8 +45,10 @@ def min_cosine(a: np.ndarray, b: np.ndarray) -> float:
 
 
 def int8_models(cache: Path) -> list[Path]:
-    """The quantized models written under cache."""
-    return sorted(cache.glob("openvino/*-int8-*/encoder.xml"))
+    """The quantized models under their final names in cache (a .partial folder is never read)."""
+    return sorted(
+        p for p in cache.glob("openvino/*-int8-*/encoder.xml") if not p.parent.name.endswith(".partial")
+    )
 
 
 @pytest.mark.usefixtures("few_texts")
@@ -174,3 +176,26 @@ def test_a_collection_of_fp32_vectors_refuses_the_int8_embedder(tiny_model: str,
     quantized = PoolingEmbedder(tiny_model, device="cpu", dtype="int8")  # nothing quantized: not encoding
     with pytest.raises(StoreError, match="was built with a different embedder"):
         ChromaStore(str(tmp_path / "store"), "docs").open(quantized.fingerprint)
+
+
+@pytest.mark.usefixtures("few_texts")
+def test_a_run_killed_while_writing_the_int8_model_leaves_no_half_model(
+    tiny_model: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import openvino as ov
+
+    int8_embedder(tiny_model, tmp_path, monkeypatch).encode(TEXTS[:2])  # the float model is cached now
+    save_model = ov.save_model
+
+    def killed_halfway(model: object, path: str, **options: object) -> None:
+        Path(path).write_text("<?xml half")  # the process dies here
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(int8, "CALIBRATION_SIZE", 9)  # a new calibration: a new int8 model to write
+    monkeypatch.setattr(ov, "save_model", killed_halfway)
+    with pytest.raises(KeyboardInterrupt):
+        int8_embedder(tiny_model, tmp_path, monkeypatch).encode(TEXTS[:2])
+    assert len(int8_models(tmp_path)) == 1  # only the first calibration's: no half model under a final name
+    monkeypatch.setattr(ov, "save_model", save_model)
+    vectors = int8_embedder(tiny_model, tmp_path, monkeypatch).encode(TEXTS)  # quantized again, whole
+    assert len(int8_models(tmp_path)) == 2 and np.isfinite(vectors).all()

@@ -27,6 +27,7 @@ from rag_index.embed.pooling import JOIN, get_pooling
 from rag_index.embed.runtime import (
     ONE_TORCH_THREAD,
     TorchThreads,
+    cpu_has_int8_dot,
     resolve_batch_tokens,
     resolve_device,
     resolve_dtype,
@@ -75,6 +76,8 @@ class PoolingEmbedder:
         self.int8 = config.dtype == "int8"
         self.batch_tokens = config.batch_tokens or resolve_batch_tokens(self.device)
         self.backend_name = check_backend(config.backend, self.device, self.int8)
+        if self.int8 and not cpu_has_int8_dot():
+            log.warning("embedder.dtype: int8 on a CPU without VNNI or AMX: likely no faster than bf16/fp32")
         self.threads = config.threads
         self.graph_pooling = config.graph_pooling
         if self.graph_pooling and (self.backend_name != "openvino" or self.pooling not in GRAPH_POOLINGS):
