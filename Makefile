@@ -6,7 +6,12 @@ PY := $(VENV)/bin/python
 TORCH ?= torch==2.13.0
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test test-slow test-ray-slow lint format clean
+# The peers of benchmarks/embed.py that pin other transformers/torch/huggingface-hub versions than rag-index's
+# (optimum-intel for sentence-transformers' OpenVINO backend, fastembed) live in a venv of their own.
+PEERS_VENV ?= .venv-peers
+PEERS := "optimum-intel[openvino]>=1.20" "sentence-transformers>=3.0" "fastembed>=0.5" "optimum-onnx>=0.1"
+
+.PHONY: install demo test test-slow test-ray-slow lint format clean bench-peers
 
 $(STAMP): pyproject.toml
 	python3 -m venv $(VENV)
@@ -35,9 +40,15 @@ test-slow: $(STAMP)
 test-ray-slow: $(STAMP)
 	$(VENV)/bin/pytest -m slow tests/test_ray.py
 
+bench-peers:
+	python3 -m venv $(PEERS_VENV)
+	$(PEERS_VENV)/bin/python -m pip install --quiet $(TORCH)
+	$(PEERS_VENV)/bin/python -m pip install --quiet $(TORCH) $(PEERS)
+	@echo "run: python benchmarks/embed.py --peer-python $(PEERS_VENV)/bin/python"
+
 format: $(STAMP)
 	$(VENV)/bin/ruff format .
 	$(VENV)/bin/ruff check --fix .
 
 clean:
-	rm -rf $(VENV) .rag-index .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(PEERS_VENV) .rag-index .pytest_cache .mypy_cache .ruff_cache

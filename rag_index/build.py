@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 from rag_index.chunking import Chunker, make_chunker
 from rag_index.config import ChunkingConfig, EmbedderConfig, LexicalConfig, RetrievalConfig, StoreConfig
+from rag_index.embed.int8 import calibration_key, calibration_texts
 from rag_index.embed.model_files import model_state, resolve_model_path
 from rag_index.search.retriever import Retriever
 from rag_index.storage.chroma import ChromaStore, Server
@@ -28,6 +29,8 @@ def build_embedder(config: EmbedderConfig) -> PoolingEmbedder:
 def embedder_key(config: EmbedderConfig) -> str:
     """A hash of everything an embedder's fingerprint follows from: its settings and its model's files."""
     blob = json.dumps(config.model_dump(), sort_keys=True) + model_state(resolve_model_path(config.model))
+    if config.dtype == "int8":  # the packaged calibration texts are part of the int8 fingerprint
+        blob += calibration_key(calibration_texts(), 0)
     return hashlib.sha256(blob.encode("utf-8")).hexdigest()[:16]
 
 

@@ -72,7 +72,7 @@ def test_unknown_keys_are_rejected_with_their_path() -> None:
         ("chunking.size=-3", r"chunking\.size: -3: Input should be greater than 0"),
         ("chunking.overlap=300", r"chunking: overlap \(300\) must be smaller than size \(200\)"),
         ("retrieval.k=many", r"retrieval\.k: 'many': Input should be a valid integer"),
-        ("embedder.dtype=int4", r"embedder\.dtype: 'int4' is not one of auto, bf16, fp16, fp32"),
+        ("embedder.dtype=int4", r"embedder\.dtype: 'int4' is not one of auto, bf16, fp16, fp32, int8"),
         ("loader.formats=[pdf, odt]", r"loader\.formats: 'odt' is not one of docx, html, md, pdf, pptx, txt"),
     ],
 )

@@ -208,7 +208,7 @@ def test_the_python_defaults_are_the_configs() -> None:
 @pytest.mark.parametrize(
     ("settings", "message"),
     [
-        ({"dtype": "float32"}, r"embedder\.dtype: 'float32' is not one of auto, bf16, fp16, fp32"),
+        ({"dtype": "float32"}, r"embedder\.dtype: 'float32' is not one of auto, bf16, fp16, fp32, int8"),
         ({"backend": "onnx"}, r"embedder\.backend: 'onnx' is not one of auto, openvino, torch"),
         ({"batch_size": 0}, r"embedder\.batch_size: 0: Input should be greater than 0"),
         ({"pooling": "avg"}, r"embedder\.pooling: 'avg' is not one of auto"),

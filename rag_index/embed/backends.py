@@ -13,6 +13,8 @@ from typing import Any, ClassVar, Protocol
 
 import torch
 
+from rag_index.embed.graph_pooling import with_pooling
+from rag_index.embed.int8 import Calibration, check_nncf, quantize
 from rag_index.embed.settings import BACKENDS
 from rag_index.errors import ConfigError
 
@@ -30,9 +32,10 @@ class Backend(Protocol):
     """Runs the encoder: token ids and attention mask in, last hidden states out."""
 
     parallel: int  # batches it runs at once, each called from its own thread
+    pooled: bool  # forward returns pooled (and normalized, if asked) vectors: see graph_pooling.py
 
     def forward(self, input_ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        """Last hidden states, shape (batch, tokens, hidden)."""
+        """Last hidden states, shape (batch, tokens, hidden); or (batch, hidden) when pooled."""
         ...
 
 
@@ -40,6 +43,7 @@ class TorchBackend:
     """The transformers model itself, run by torch (any device, any dtype)."""
 
     parallel = 1  # torch spreads one batch over every core (or the GPU) itself
+    pooled = False
 
     def __init__(self, model: torch.nn.Module) -> None:
         self.model = model
@@ -61,8 +65,14 @@ class _HiddenStates(torch.nn.Module):
         return self.model(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
 
 
+CACHE_ENV = "RAG_INDEX_CACHE"
+
+
 def openvino_cache_root() -> Path:
-    """Where converted OpenVINO models are kept: $XDG_CACHE_HOME/rag-index/openvino (~/.cache by default)."""
+    """Where converted (and int8) OpenVINO models are kept: $RAG_INDEX_CACHE/openvino when set, else
+    $XDG_CACHE_HOME/rag-index/openvino (~/.cache by default)."""
+    if os.environ.get(CACHE_ENV):
+        return Path(os.environ[CACHE_ENV]).expanduser() / "openvino"
     base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
     return Path(base) / "rag-index" / "openvino"
 
@@ -75,7 +85,9 @@ class OpenVINOBackend:
     It is compiled for throughput: several streams, each on its own cores with its own infer request, run
     whole batches side by side, which beats one request split over every core (15.0k against 13.1k
     tokens/s on 2 cores). Converting takes seconds, so the converted model is kept in cache_dir (when
-    given) and read from there next time.
+    given) and read from there next time. With a calibration, the converted model is quantized to int8
+    (see int8.py; a minute for MiniLM) and that model is cached too, beside it, keyed by the calibration
+    and NNCF's version; the operations left in floating point run at dtype.
     """
 
     PRECISIONS: ClassVar[dict[torch.dtype, str]] = {
@@ -90,6 +102,8 @@ class OpenVINOBackend:
         dtype: torch.dtype,
         threads: int | None = None,
         cache_dir: Path | None = None,
+        calibration: Calibration | None = None,
+        pooling: tuple[str, bool] | None = None,
     ) -> None:
         import openvino as ov
 
@@ -102,6 +116,11 @@ class OpenVINOBackend:
             converted = self._convert(ov, model)
             if cache_dir:
                 self._save(ov, converted, cache_dir)
+        if calibration is not None:
+            converted = self._quantized(ov, core, converted, calibration, cache_dir)
+        self.pooled = pooling is not None
+        if pooling is not None:  # appended after caching: the cached models are the bare encoder
+            converted = with_pooling(converted, *pooling)
         config: dict[str, Any] = {
             "INFERENCE_PRECISION_HINT": self.PRECISIONS[dtype],
             "PERFORMANCE_HINT": "THROUGHPUT",
@@ -136,6 +155,23 @@ class OpenVINOBackend:
                 input=[("input_ids", [-1, -1], ov.Type.i64), ("attention_mask", [-1, -1], ov.Type.i64)],
             )
 
+    @classmethod
+    def _quantized(
+        cls, ov: Any, core: Any, converted: Any, calibration: Calibration, cache_dir: Path | None
+    ) -> Any:
+        """The int8 model of converted: from the cache, else quantized now (and cached)."""
+        int8_dir = None
+        if cache_dir:  # the float model's folder name already holds weights and library versions
+            nncf_version = re.sub(r"[^A-Za-z0-9.]+", "_", check_nncf())
+            int8_dir = cache_dir.with_name(f"{cache_dir.name}-int8-{calibration.key}-nncf-{nncf_version}")
+        quantized = cls._cached(core, int8_dir) if int8_dir else None
+        if quantized is None:
+            log.info("quantizing the encoder to int8 (once: the result is cached in %s)", int8_dir)
+            quantized = quantize(converted, calibration)
+            if int8_dir:
+                cls._save(ov, quantized, int8_dir)
+        return quantized
+
     @staticmethod
     def _cached(core: Any, cache_dir: Path) -> Any:
         xml = cache_dir / "encoder.xml"
@@ -161,7 +197,7 @@ class OpenVINOBackend:
             shutil.rmtree(partial, ignore_errors=True)
 
     def forward(self, input_ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        """Last hidden states (float32) from the compiled OpenVINO model."""
+        """Last hidden states (float32) from the compiled OpenVINO model, or pooled vectors (see pooled)."""
         inputs = {"input_ids": input_ids.numpy(), "attention_mask": mask.numpy()}
         request = self._idle.get()
         try:
@@ -184,11 +220,22 @@ def resolve_backend(device: torch.device) -> str:
     return "openvino"
 
 
-def check_backend(name: str, device: torch.device) -> str:
+def check_backend(name: str, device: torch.device, int8: bool = False) -> str:
     """The backend name means on device ('auto' resolved); BackendError when it cannot run there.
 
     Checked before the model loads, so a wrong setting fails at once rather than at the first batch.
+    int8 (embedder.dtype: int8) needs OpenVINO on the CPU and the nncf package.
     """
+    if int8:
+        if device.type != "cpu":
+            raise BackendError(
+                f"embedder.dtype: int8 runs on the CPU (OpenVINO), not {device}; set embedder.device: cpu "
+                "or another embedder.dtype (bf16 on a GPU)"
+            )
+        if name == "torch":
+            raise BackendError("embedder.dtype: int8 needs embedder.backend: openvino (or auto), not torch")
+        name = "openvino"  # auto, and its install hint below
+        check_nncf()
     if name == "auto":
         return resolve_backend(device)
     if name not in BACKENDS:
@@ -216,13 +263,17 @@ def make_backend(
     device: torch.device,
     threads: int | None = None,
     cache_key: str | None = None,
+    calibration: Calibration | None = None,
+    pooling: tuple[str, bool] | None = None,
 ) -> Backend:
-    """The backend called name, running model at dtype on device.
+    """The backend called name, running model at dtype on device (int8 when given a calibration).
+
+    pooling (a pooling name, normalize) asks OpenVINO to pool in its graph; the caller checks it can.
 
     cache_key names the model and the library versions that convert it; backends that convert the model
     (openvino) keep the result under that name, and convert again when it changes.
     """
-    if check_backend(name, device) == "torch":
+    if check_backend(name, device, int8=calibration is not None) == "torch":
         return TorchBackend(model)
     cache_dir = openvino_cache_root() / cache_key if cache_key else None
-    return OpenVINOBackend(model, dtype, threads, cache_dir)
+    return OpenVINOBackend(model, dtype, threads, cache_dir, calibration, pooling)

@@ -16,6 +16,8 @@ import torch
 import torch.nn.functional as F
 
 from rag_index.embed.backends import Backend, check_backend, make_backend
+from rag_index.embed.graph_pooling import GRAPH_POOLINGS
+from rag_index.embed.int8 import Calibration, calibration_key, calibration_texts
 from rag_index.embed.model_files import (
     max_sequence_length,
     resolve_model_path,
@@ -26,6 +28,7 @@ from rag_index.embed.pooling import JOIN, get_pooling
 from rag_index.embed.runtime import (
     ONE_TORCH_THREAD,
     TorchThreads,
+    cpu_has_int8_dot,
     resolve_batch_tokens,
     resolve_device,
     resolve_dtype,
@@ -51,7 +54,8 @@ class PoolingEmbedder:
         """Keyword arguments are the `embedder:` config keys, with the same defaults and checks.
 
         ``PoolingEmbedder()`` is the default model as the config and the CLI run it; a bad value raises
-        ConfigError naming the key, e.g. ``embedder.dtype: 'float32' is not one of auto, bf16, fp16, fp32``.
+        ConfigError naming the key, e.g.
+        ``embedder.dtype: 'float32' is not one of auto, bf16, fp16, fp32, int8``.
         """
         from transformers import AutoConfig, AutoTokenizer
 
@@ -70,9 +74,18 @@ class PoolingEmbedder:
             log.warning("trust_remote_code is on: %s may run code shipped with the model", self.model_path)
         self.device = resolve_device(config.device)
         self.dtype = resolve_dtype(config.dtype, self.device)
+        self.int8 = config.dtype == "int8"
         self.batch_tokens = config.batch_tokens or resolve_batch_tokens(self.device)
-        self.backend_name = check_backend(config.backend, self.device)
+        self.backend_name = check_backend(config.backend, self.device, self.int8)
+        if self.int8 and not cpu_has_int8_dot():
+            log.warning("embedder.dtype: int8 on a CPU without VNNI or AMX: likely no faster than bf16/fp32")
         self.threads = config.threads
+        self.graph_pooling = config.graph_pooling
+        if self.graph_pooling and (self.backend_name != "openvino" or self.pooling not in GRAPH_POOLINGS):
+            raise ConfigError(
+                f"embedder.graph_pooling: needs embedder.backend openvino and pooling "
+                f"{' or '.join(GRAPH_POOLINGS)}, not {self.backend_name} and {self.pooling}"
+            )
         self.tokenizer = AutoTokenizer.from_pretrained(
             self.model_path, local_files_only=True, trust_remote_code=trust_remote_code
         )
@@ -86,6 +99,7 @@ class PoolingEmbedder:
         own_limit = config.max_length or max_sequence_length(self.model_path, model_limit)
         self.max_length = min(own_limit, model_limit)
         self.dimension = int(self.config.hidden_size)
+        self.calibration = self._calibration() if self.int8 else None
         self.truncated = 0  # texts cut to max_length so far; chunkers are sized so this stays 0
         # The weights load on first use: an unchanged re-index needs the tokenizer and the fingerprint only.
         self._loaded: tuple[torch.nn.Module, Backend] | None = None
@@ -117,7 +131,17 @@ class PoolingEmbedder:
                 ).to(self.device)
                 model.eval()
                 key = self._conversion_key() if self.backend_name == "openvino" else None
-                backend = make_backend(self.backend_name, model, self.dtype, self.device, self.threads, key)
+                pooling = (self.pooling, self.normalize) if self.graph_pooling else None
+                backend = make_backend(
+                    self.backend_name,
+                    model,
+                    self.dtype,
+                    self.device,
+                    self.threads,
+                    key,
+                    self.calibration,
+                    pooling,
+                )
                 self._loaded = (model, backend)
             return self._loaded
 
@@ -132,6 +156,20 @@ class PoolingEmbedder:
         """The hash of the weight files, read once: every write asks for the fingerprint."""
         return weights_hash(self.model_path)
 
+    def _calibration(self) -> Calibration:
+        # The texts are read now (they decide the fingerprint), tokenized as encode() does (truncated at
+        # max_length, no prefix) one text per input, and only when the quantized model is not cached yet.
+        texts = calibration_texts()
+
+        def inputs() -> list[dict[str, np.ndarray]]:
+            ids = self._tokenize(texts)
+            return [
+                {"input_ids": np.array([row], np.int64), "attention_mask": np.ones((1, len(row)), np.int64)}
+                for row in ids
+            ]
+
+        return Calibration(calibration_key(texts, self.max_length), inputs)
+
     @property
     def max_content_tokens(self) -> int:
         """Tokens a document chunk may hold: max_length less special tokens and the document prefix."""
@@ -143,8 +181,11 @@ class PoolingEmbedder:
         """What makes two vectors comparable: the same model, weights and vector recipe.
 
         dtype and device are left out on purpose: they change speed, not the vector space
-        (bf16 and fp32 vectors of one model agree to a cosine of about 0.9999).
+        (bf16 and fp32 vectors of one model agree to a cosine of about 0.9999). int8 is not: its vectors
+        agree with fp32's to a cosine of 0.992 at worst, so it is part of the fingerprint, with the
+        calibration it was quantized on (int8 vectors of another calibration are another model's).
         """
+        int8 = {"quantization": f"int8-{self.calibration.key}"} if self.calibration else {}
         return {
             "model": self.model_name,
             "weights": self.weights,
@@ -154,6 +195,7 @@ class PoolingEmbedder:
             "dimension": self.dimension * len(self.pooling.split(JOIN)),  # mean+max: both parts
             "document_prefix": self.document_prefix,
             "query_prefix": self.query_prefix,
+            **int8,
         }
 
     def token_spans(self, text: str) -> list[tuple[int, int]]:
@@ -181,11 +223,19 @@ class PoolingEmbedder:
         out = {name: np.empty((len(texts), width[name]), dtype=np.float32) for name in poolings}
         if not texts:
             return out
+        if self.graph_pooling and list(poolings) != [self.pooling]:
+            raise ConfigError(
+                f"embedder.graph_pooling: the graph pools with {self.pooling} only; "
+                f"turn it off to compare poolings ({', '.join(poolings)})"
+            )
         ids = self._tokenize(texts)
         # A backend that runs batches side by side owns the cores; pooling is light work.
         owned = self.backend.parallel > 1 and self.device.type == "cpu"
         with self._torch_threads(owned), torch.inference_mode():
             for rows, input_ids, mask, hidden in self._hidden_states(ids):
+                if self.backend.pooled:  # pooled and normalized by the graph
+                    out[self.pooling][rows] = hidden.numpy()
+                    continue
                 for name, pool in functions.items():
                     pooled = pool(hidden, self.token_weights(name, input_ids, mask)).float()
                     if self.normalize:

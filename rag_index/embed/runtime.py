@@ -17,18 +17,31 @@ def resolve_device(device: str) -> torch.device:
     return torch.device(device)
 
 
+def _cpu_flags() -> str:
+    try:
+        return Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return ""
+
+
 def cpu_has_native_bf16() -> bool:
     """Whether this CPU multiplies bf16 matrices natively (AVX-512 BF16 or AMX)."""
-    try:
-        flags = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return False
+    flags = _cpu_flags()
     return "avx512_bf16" in flags or "amx_bf16" in flags
 
 
+def cpu_has_int8_dot() -> bool:
+    """Whether this CPU has int8 dot-product instructions (VNNI or AMX), which int8 encoding needs to pay."""
+    flags = _cpu_flags()
+    return any(flag in flags for flag in ("avx512_vnni", "avx_vnni", "amx_int8"))
+
+
 def resolve_dtype(dtype: str, device: torch.device) -> torch.dtype:
-    """'auto' means bf16 where the hardware runs it natively (CUDA, AVX-512 BF16 CPUs), else fp32."""
-    if dtype != "auto":
+    """'auto' means bf16 where the hardware runs it natively (CUDA, AVX-512 BF16 CPUs), else fp32.
+
+    For 'int8', the precision of what stays in floating point (as for 'auto'): the quantized matmuls are int8.
+    """
+    if dtype not in ("auto", "int8"):
         return TORCH_DTYPES[dtype]
     if device.type == "cuda":
         return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16

@@ -8,7 +8,8 @@ from rag_index.embed.pooling import JOIN, POOLING, get_pooling, pooling_choices
 from rag_index.settings import Section, one_of
 
 BACKENDS = ("openvino", "torch")  # what runs the forward pass; "auto" picks one per device
-DTYPES = ("bf16", "fp16", "fp32")  # "auto": bf16 where the hardware runs it natively, else fp32
+# "auto": bf16 where the hardware runs it natively, else fp32. int8: OpenVINO on the CPU, quantized by NNCF.
+DTYPES = ("bf16", "fp16", "fp32", "int8")
 
 
 class EmbedderConfig(Section):
@@ -19,7 +20,7 @@ class EmbedderConfig(Section):
     normalize: bool = True
     max_length: int | None = Field(default=None, gt=0)  # None: the model's own (256 for MiniLM)
     batch_size: int = Field(default=256, gt=0)  # texts per forward pass at most; see batch_tokens
-    dtype: str = "auto"  # bf16 where native: nDCG@10 within 0.001
+    dtype: str = "auto"  # bf16 where native: nDCG@10 within 0.001; int8: see embed/int8.py
     device: str = "auto"
     query_prefix: str = ""
     document_prefix: str = ""
@@ -30,6 +31,9 @@ class EmbedderConfig(Section):
     # auto: openvino on the CPU when installed (2.5x sentence-transformers fp32 here), else torch
     backend: str = "auto"
     threads: int | None = Field(default=None, gt=0)  # None: torch's default, one per core
+    # OpenVINO: mean pooling and normalization inside the compiled graph (returns [batch, hidden]).
+    # Off until measured against pooling in torch; same vectors either way (fingerprint unchanged).
+    graph_pooling: bool = False
 
     @field_validator("dtype")
     @classmethod
