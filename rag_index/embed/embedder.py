@@ -182,7 +182,7 @@ class PoolingEmbedder:
 
         dtype and device are left out on purpose: they change speed, not the vector space
         (bf16 and fp32 vectors of one model agree to a cosine of about 0.9999). int8 is not: its vectors
-        agree with fp32's to a cosine of 0.992 at worst, so it is part of the fingerprint, with the
+        agree with fp32's to a cosine of about 0.99 at worst, so it is part of the fingerprint, with the
         calibration it was quantized on (int8 vectors of another calibration are another model's).
         """
         int8 = {"quantization": f"int8-{self.calibration.key}"} if self.calibration else {}
