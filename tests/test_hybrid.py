@@ -19,6 +19,19 @@ def hit(id_: str, score: float) -> ScoredChunk:
     return ScoredChunk(id_, f"text of {id_}", score, {"source": id_})
 
 
+def test_dbsf_scales_by_mean_and_spread_so_an_outlier_does_not_squeeze_the_rest() -> None:
+    dense = [hit("a", 0.9), hit("b", 0.5), hit("c", 0.4), hit("d", 0.3)]
+    lexical = [hit("d", 30.0), hit("c", 3.0), hit("b", 2.0), hit("a", 1.0)]  # one outlier
+    scores = [30.0, 3.0, 2.0, 1.0]
+    mean = sum(scores) / 4
+    sd = (sum((x - mean) ** 2 for x in scores) / 4) ** 0.5
+    fused = {h.id: h.score for h in fuse(dense, lexical, "dbsf", alpha=1.0)}
+    assert fused["c"] == pytest.approx((3.0 - mean + 3 * sd) / (6 * sd))
+    # Min-max scaling puts c at (3 - 1) / 29 = 0.07; mean and spread keep it near b and a, as BM25 did.
+    assert fused["c"] - fused["a"] == pytest.approx(2.0 / (6 * sd)) and fused["c"] > 0.3
+    assert fuse(dense, [hit("x", 2.0), hit("y", 2.0)], "dbsf", alpha=1.0)[0].score == 1.0  # no spread
+
+
 def test_rrf_adds_one_over_k_plus_rank_per_side() -> None:
     fused = fuse([hit("a", 0.9), hit("b", 0.8)], [hit("b", 12.0), hit("c", 3.0)], "rrf", rrf_k=60)
     scores = {h.id: h.score for h in fused}
@@ -66,7 +79,7 @@ def test_lexical_search_type_ranks_by_bm25(hybrid: Retriever) -> None:
 
 
 def test_hybrid_returns_fused_hits_that_explain_themselves(hybrid: Retriever) -> None:
-    for fusion in ("rrf", "convex"):
+    for fusion in ("rrf", "convex", "dbsf"):
         hits = hybrid.search("warranty years", fusion=fusion)
         assert hits[0].id == "warranty" and len(hits) == 3
         assert {"dense_score", "dense_rank", "lexical_score", "lexical_rank"} <= set(hits[0].metadata)

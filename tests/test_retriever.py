@@ -207,8 +207,8 @@ def test_retrieval_config_checks_its_options(tmp_path: Path) -> None:
         fetch_k=20,
         lambda_mult=0.5,
         score_threshold=None,
-        fusion="convex",
-        alpha=0.4,
+        fusion="dbsf",
+        alpha=0.35,
     )
     with pytest.raises(ConfigError, match=r"^retrieval\.search_type: 'knn' is not one of similarity, mmr, "):
         load_config(overrides=["retrieval.search_type=knn"])

@@ -127,6 +127,9 @@ class OpenVINOBackend:
         }
         if threads:
             config["INFERENCE_NUM_THREADS"] = threads
+            # OpenVINO pins its threads to cores counted from the first in every process: processes given a
+            # share of the cores each (Ray actors) would all crowd onto the same ones.
+            config["ENABLE_CPU_PINNING"] = False
         compiled = core.compile_model(converted, "CPU", config)
         self.parallel = int(compiled.get_property("OPTIMAL_NUMBER_OF_INFER_REQUESTS"))
         # An infer request runs one batch at a time: a caller takes an idle one, and waits when none is.

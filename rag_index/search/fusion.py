@@ -1,5 +1,9 @@
 """Fusing a dense and a lexical ranking into one: reciprocal rank fusion, or a convex mix of scaled scores.
 
+Scaling for the mix: ``convex`` maps each side's scores min..max to 0..1 per query; ``dbsf``
+(distribution-based score fusion, as Qdrant's) maps mean - 3 sd .. mean + 3 sd to 0..1, so one outlying
+score does not squeeze the others together.
+
 Each fused hit keeps why it came where it did: ``dense_score``, ``dense_rank``, ``lexical_score`` and
 ``lexical_rank`` in its metadata (absent on a side that did not return it); its score is the fused score,
 higher is better.
@@ -11,7 +15,7 @@ from collections.abc import Sequence
 
 from rag_index.types import ScoredChunk
 
-FUSIONS = ("rrf", "convex")
+FUSIONS = ("rrf", "convex", "dbsf")
 
 
 def _scaled(hits: Sequence[ScoredChunk]) -> dict[str, float]:
@@ -21,6 +25,18 @@ def _scaled(hits: Sequence[ScoredChunk]) -> dict[str, float]:
     low, high = min(h.score for h in hits), max(h.score for h in hits)
     span = high - low
     return {h.id: (h.score - low) / span if span > 0 else 1.0 for h in hits}
+
+
+def _distribution_scaled(hits: Sequence[ScoredChunk]) -> dict[str, float]:
+    """Scores scaled from mean - 3 sd .. mean + 3 sd to [0, 1] per query (distribution-based fusion)."""
+    if not hits:
+        return {}
+    scores = [h.score for h in hits]
+    mean = sum(scores) / len(scores)
+    sd = (sum((x - mean) ** 2 for x in scores) / len(scores)) ** 0.5
+    if sd == 0:
+        return {h.id: 1.0 for h in hits}
+    return {h.id: (h.score - (mean - 3 * sd)) / (6 * sd) for h in hits}
 
 
 def fuse(
@@ -33,8 +49,8 @@ def fuse(
     """Both rankings as one, best first.
 
     rrf: sum of 1 / (rrf_k + rank) over the sides that returned a hit (Cormack et al. 2009).
-    convex: alpha * lexical + (1 - alpha) * dense, each scaled to [0, 1] per query; a side that did not
-    return a hit counts 0 there (Bruch et al. 2023 found a tuned convex mix beats RRF).
+    convex, dbsf: alpha * lexical + (1 - alpha) * dense, each side scaled per query (see above); a side
+    that did not return a hit counts 0 there (Bruch et al. 2023 found a tuned convex mix beats RRF).
     """
     if fusion not in FUSIONS:
         raise ValueError(f"fusion {fusion!r} is not one of {', '.join(FUSIONS)}")
@@ -51,7 +67,8 @@ def fuse(
             for id_, seen in provenance.items()
         }
     else:
-        scaled_dense, scaled_lexical = _scaled(dense), _scaled(lexical)
+        scale = _scaled if fusion == "convex" else _distribution_scaled
+        scaled_dense, scaled_lexical = scale(dense), scale(lexical)
         fused = {
             id_: alpha * scaled_lexical.get(id_, 0.0) + (1.0 - alpha) * scaled_dense.get(id_, 0.0)
             for id_ in provenance
