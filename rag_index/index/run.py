@@ -232,6 +232,10 @@ class Indexer:
         else:
             gone = survey.gone(present) if prune else []
         report.chunks_deleted += writer.forget(gone)
+        if self.lexical is not None:
+            # The run's last small writes wait in the lexical buffer; one commit now keeps searches on
+            # tantivy alone (scoring buffered chunks took a search from 1 to 3 ms).
+            self.lexical.merge()
         report.files_removed += len(gone)
         report.chunks_embedded += cache.embedded
         report.chunks_truncated += self.embedder.truncated - truncated_before
