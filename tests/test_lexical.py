@@ -171,6 +171,15 @@ def test_buffered_writes_rank_as_they_will_once_merged(tmp_path: Path) -> None:
         for id_, (score, text_) in got.items():
             assert text_ == want[id_][1] and score == pytest.approx(want[id_][0], rel=0.02, abs=0.01)
     assert buffered.ids() == merged.ids() and buffered.count() == merged.count() == 212
+    # A filter selects hits, not statistics: a buffered chunk filtered out still counts, as once merged.
+    some = {f"new-{i}" for i in range(0, 12, 3)} | {f"old-{i}" for i in range(0, 200, 7)}
+    buffered.filter_ids = merged.filter_ids = lambda where, where_document: some
+    got = {h.id: h.score for h in buffered.search(Query("new kettle"), 300, where={"any": "filter"})}
+    want = {h.id: h.score for h in merged.search(Query("new kettle"), 300, where={"any": "filter"})}
+    assert got.keys() == want.keys() and got.keys() <= some and any(id_.startswith("new") for id_ in got)
+    assert all(got[id_] == pytest.approx(want[id_], rel=0.02, abs=0.01) for id_ in got)
+    unfiltered = {h.id: h.score for h in merged.search(Query("new kettle"), 300)}
+    assert all(want[id_] == pytest.approx(unfiltered[id_]) for id_ in want)  # the filter adds no score
 
 
 def test_buffered_deletes_and_replacements_hide_what_they_supersede(tmp_path: Path) -> None:

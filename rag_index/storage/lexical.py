@@ -284,15 +284,21 @@ class LexicalIndex:
         top = None
         if searcher is not None:
             schema = self._open().schema
-            match = tantivy.Query.boolean_query(
+            scored = tantivy.Query.boolean_query(
                 [(tantivy.Occur.Should, tantivy.Query.term_query(schema, "terms", term)) for term in terms]
             )
+            match = scored
             if allowed is not None:
-                only = tantivy.Query.term_set_query(schema, "id", sorted(allowed))
-                match = tantivy.Query.boolean_query([(tantivy.Occur.Must, match), (tantivy.Occur.Must, only)])
+                # Scored 0: the filter selects hits, it must not add to their BM25 (it added 1.0).
+                only = tantivy.Query.const_score_query(
+                    tantivy.Query.term_set_query(schema, "id", sorted(allowed)), 0.0
+                )
+                must = tantivy.Occur.Must
+                match = tantivy.Query.boolean_query([(must, scored), (must, only)])
             # Buffered writes supersede the indexed chunks with their ids: fetch enough to drop them.
             hits = searcher.search(match, limit=k + len(buffered), count=False).hits
-            top = (match, searcher, hits[0][1]) if hits else None
+            # The terms' query explains a hit's BM25 (the id filter would explain its own field's).
+            top = (scored, searcher, hits[0][1]) if hits else None
             for score, address in hits:
                 stored = searcher.doc(address)
                 if stored["id"][0] in buffered:
@@ -307,19 +313,24 @@ class LexicalIndex:
     def _buffered_hits(
         self, terms: list[str], buffered: dict[str, Write], allowed: set[str] | None, searcher: Any, top: Any
     ) -> list[ScoredChunk]:
-        """Buffered chunks holding a query term, scored by BM25 over the index's statistics and theirs."""
-        documents = {
-            id_: write.terms.split()
-            for id_, write in buffered.items()
-            if write.terms is not None and (allowed is None or id_ in allowed)
-        }
+        """Buffered chunks holding a query term, scored by BM25 over the index's statistics and theirs.
+
+        Every buffered chunk counts in the statistics, filtered out or not, as it will once merged.
+        """
+        documents = {id_: write.terms.split() for id_, write in buffered.items() if write.terms is not None}
+        query = set(terms)
+        wanted = [
+            id_
+            for id_, words in documents.items()
+            if (allowed is None or id_ in allowed) and not query.isdisjoint(words)
+        ]
+        if not wanted:  # most searches: no statistics to read from tantivy
+            return []
         indexed = 0 if searcher is None else int(searcher.num_docs)
         freq = {t: int(searcher.doc_freq("terms", t)) for t in terms} if indexed else {}
         scores = bm25_scores(terms, documents, indexed, freq, _average_length(*top) if top else None)
-        return [
-            ScoredChunk(id_, buffered[id_].text, score, json.loads(buffered[id_].meta))
-            for id_, score in scores.items()
-        ]
+        hits = [(id_, buffered[id_]) for id_ in wanted]
+        return [ScoredChunk(id_, write.text, scores[id_], json.loads(write.meta)) for id_, write in hits]
 
     # --- tantivy ------------------------------------------------------------------------------------
 
