@@ -34,7 +34,7 @@ from rag_index.types import SkippedFile
 
 log = logging.getLogger(__name__)
 
-INSTALL = "pip install 'rag-index[ray]'"
+NO_RAY = "engine.kind: ray needs Ray, which is not installed: pip install 'rag-index[ray]'"
 LOCAL_ADDRESSES = (None, "local")  # a Ray instance started on this machine for the run
 # An actor that dies (OOM, a node lost, a parser crashing the process) is restarted and its batch retried
 # this many times; not forever, as Ray Data's default would, or a file that crashes its parser would hang.
@@ -54,7 +54,7 @@ def check_engine(config: Config) -> None:
     if config.engine.kind != "ray":
         return
     if importlib.util.find_spec("ray") is None:
-        raise ConfigError(f"engine.kind: ray needs Ray, which is not installed: {INSTALL}")
+        raise ConfigError(NO_RAY)
     address = cluster_address(config.engine)
     if config.store.mode == "embedded" and address not in LOCAL_ADDRESSES:
         raise ConfigError(
@@ -220,9 +220,10 @@ class RayExecutor:
 
     def _init_options(self) -> dict[str, Any]:
         address = cluster_address(self.config.engine)
-        if address not in LOCAL_ADDRESSES:
-            return {"address": address, "logging_level": logging.WARNING}
-        return {"address": address, "include_dashboard": False, "logging_level": logging.WARNING}
+        options: dict[str, Any] = {"address": address, "logging_level": logging.WARNING}
+        if address in LOCAL_ADDRESSES:  # a Ray started for this run: no dashboard to serve
+            options["include_dashboard"] = False
+        return options
 
     def _dataset(self, ray: Any, rows: list[dict[str, str]], root: Path, settings: str, local: bool) -> Any:
         from ray.data import ActorPoolStrategy, DataContext
@@ -270,5 +271,5 @@ def import_ray() -> Any:
     try:
         import ray
     except ImportError:
-        raise ConfigError(f"engine.kind: ray needs Ray, which is not installed: {INSTALL}") from None
+        raise ConfigError(NO_RAY) from None
     return ray
