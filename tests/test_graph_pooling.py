@@ -10,7 +10,6 @@ import pytest
 from rag_index.embed.embedder import PoolingEmbedder
 from rag_index.errors import ConfigError
 from tests.test_embedder import mixed_texts
-from tests.tiny_model import make_tiny_model
 
 pytest.importorskip("openvino", reason="the optional openvino package is not installed")
 
@@ -18,8 +17,9 @@ TEXTS = mixed_texts(40, seed=23)  # mixed lengths: padded rows in most batches
 
 
 @pytest.fixture(scope="module")
-def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> str:
-    return str(make_tiny_model(tmp_path_factory.mktemp("tiny-model")))
+def tiny_model(tiny_model: Path) -> str:
+    """The tiny BERT's folder as embedder.model takes it: a string."""
+    return str(tiny_model)
 
 
 @pytest.fixture(autouse=True)

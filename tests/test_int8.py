@@ -13,7 +13,6 @@ import rag_index.embed.int8 as int8
 from rag_index.embed.embedder import PoolingEmbedder
 from rag_index.errors import ConfigError
 from tests.test_embedder import mixed_texts
-from tests.tiny_model import make_tiny_model
 
 pytest.importorskip("openvino", reason="the optional openvino package is not installed")
 pytest.importorskip("nncf", reason="int8 needs nncf: pip install -e '.[int8]'")
@@ -22,9 +21,9 @@ TEXTS = mixed_texts(40, seed=17)
 
 
 @pytest.fixture(scope="module")
-def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> str:
-    """The tiny BERT: it quantizes in seconds."""
-    return str(make_tiny_model(tmp_path_factory.mktemp("tiny-model")))
+def tiny_model(tiny_model: Path) -> str:
+    """The tiny BERT's folder as embedder.model takes it: a string."""
+    return str(tiny_model)
 
 
 @pytest.fixture()

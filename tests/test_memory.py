@@ -21,14 +21,8 @@ from rag_index.errors import LockError
 from rag_index.index.run import open_manifest
 from rag_index.storage.lock import StoreLock
 from tests.test_crash import assert_manifest_claims_only_stored_chunks, config_for, overrides
-from tests.tiny_model import make_tiny_model
 
 REPO = Path(__file__).resolve().parents[1]
-
-
-@pytest.fixture(scope="module")
-def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return make_tiny_model(tmp_path_factory.mktemp("tiny-model"))
 
 
 def cli(store: Path, model: Path, *args: str, kill_at: str | None = None, stdin: str | None = None):

@@ -20,7 +20,6 @@ from collections.abc import Mapping
 from pathlib import Path
 
 import chromadb
-import pytest
 
 from rag_index.chunking import make_chunker
 from rag_index.config import LoaderConfig
@@ -29,15 +28,9 @@ from rag_index.index.run import index_folder
 from rag_index.storage.chroma import ChromaStore
 from tests.conftest import DATA, REPO
 from tests.fakes import FakeEmbedder
-from tests.tiny_model import make_tiny_model
 
 SOURCES = sorted(p.name for p in DATA.iterdir() if p.suffix != ".json")
 LINE = re.compile(r"^indexing: (\d+)/~?(\d+|\?) chunks( \(\d+ %\))?, (\d+\.\d) chunks/s, .+$")
-
-
-@pytest.fixture(scope="module")
-def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return make_tiny_model(tmp_path_factory.mktemp("tiny-model"))
 
 
 def command(store: Path, model: Path, *extra: str) -> list[str]:

@@ -32,10 +32,9 @@ from rag_index.index.ray_engine import RayExecutor
 from rag_index.index.report import IndexReport
 from rag_index.index.survey import Pending
 from rag_index.index.verify import verify
+from tests.chroma_server import ChromaServer
 from tests.ray_workers import DiesOnce
 from tests.test_crash import assert_manifest_claims_only_stored_chunks
-from tests.test_server import CHROMA, ChromaServer, free_port
-from tests.tiny_model import make_tiny_model
 
 REPO = Path(__file__).resolve().parents[1]
 DATA = REPO / "data"
@@ -54,21 +53,6 @@ def ray_cluster() -> Iterator[Any]:
     ray.init(num_cpus=2, include_dashboard=False, logging_level=logging.WARNING, runtime_env=runtime_env)
     yield ray
     ray.shutdown()
-
-
-@pytest.fixture(scope="module")
-def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return make_tiny_model(tmp_path_factory.mktemp("tiny-model"))
-
-
-@pytest.fixture
-def server(tmp_path: Path) -> Iterator[ChromaServer]:
-    if not CHROMA.exists():
-        pytest.skip(f"chroma CLI not found at {CHROMA}")
-    running = ChromaServer(tmp_path / "server-data", free_port())
-    running.start()
-    yield running
-    running.stop()
 
 
 def overrides(model: Path, *extra: str) -> list[str]:

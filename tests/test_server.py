@@ -2,15 +2,8 @@
 
 from __future__ import annotations
 
-import signal
-import socket
-import subprocess
-import sys
-import time
-from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 
 import rag_index.storage.writer as writer
@@ -21,60 +14,7 @@ from rag_index.index.run import open_manifest
 from rag_index.index.verify import verify
 from rag_index.search.retriever import Retriever
 from rag_index.storage.chroma import Server, StoreError
-from tests.tiny_model import make_tiny_model
-
-CHROMA = Path(sys.executable).parent / "chroma"  # chromadb's own CLI, installed beside this Python
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-class ChromaServer:
-    """A `chroma run` subprocess on a free port, with its data in a folder."""
-
-    def __init__(self, data: Path, port: int) -> None:
-        self.data, self.port = data, port
-        self.process: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> None:
-        self.process = subprocess.Popen(
-            [str(CHROMA), "run", "--path", str(self.data), "--host", "127.0.0.1", "--port", str(self.port)],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                httpx.get(f"http://127.0.0.1:{self.port}/api/v2/heartbeat", timeout=1).raise_for_status()
-                return
-            except httpx.HTTPError:
-                time.sleep(0.2)
-        self.stop()
-        raise RuntimeError("chroma server did not start within 60 s")
-
-    def stop(self) -> None:
-        if self.process is not None:
-            self.process.send_signal(signal.SIGKILL)
-            self.process.wait()
-            self.process = None
-
-
-@pytest.fixture(scope="module")
-def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return make_tiny_model(tmp_path_factory.mktemp("tiny-model"))
-
-
-@pytest.fixture
-def server(tmp_path: Path) -> Iterator[ChromaServer]:
-    if not CHROMA.exists():
-        pytest.skip(f"chroma CLI not found at {CHROMA}")
-    running = ChromaServer(tmp_path / "server-data", free_port())
-    running.start()
-    yield running
-    running.stop()
+from tests.chroma_server import ChromaServer, free_port
 
 
 def http_config(tmp_path: Path, model: Path, port: int, retries: int = 4) -> Config:

@@ -16,12 +16,6 @@ from rag_index.index.run import open_manifest
 from rag_index.index.verify import verify
 from rag_index.storage.lexical import LexicalIndex
 from rag_index.types import Chunk
-from tests.tiny_model import make_tiny_model
-
-
-@pytest.fixture(scope="module")
-def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return make_tiny_model(tmp_path_factory.mktemp("tiny-model"))
 
 
 def settings(store: Path, model: Path, size: int = 40) -> list[str]:
