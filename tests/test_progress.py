@@ -189,17 +189,22 @@ def test_a_warning_under_a_terminal_goes_on_its_own_line_above_the_bar() -> None
     assert terminal.rstrip().split("\r")[-1].startswith("indexing: ")  # and the bar drawn again below
 
 
-def test_off_a_terminal_lines_come_every_interval_with_count_and_rate(
-    tmp_path: Path, tiny_model: Path
-) -> None:
-    result = subprocess.run(
-        command(tmp_path / "store", tiny_model),
+def piped(args: list[str], every: str) -> subprocess.CompletedProcess[str]:
+    """Run args with stdout and stderr piped (no terminal), a progress line every `every` seconds."""
+    return subprocess.run(
+        args,
         cwd=REPO,
-        env=environment(RAG_INDEX_PROGRESS_EVERY="0.05"),
+        env=environment(RAG_INDEX_PROGRESS_EVERY=every),
         capture_output=True,
         text=True,
         timeout=300,
     )
+
+
+def test_off_a_terminal_lines_come_every_interval_with_count_and_rate(
+    tmp_path: Path, tiny_model: Path
+) -> None:
+    result = piped(command(tmp_path / "store", tiny_model), every="0.05")
     assert result.returncode == 0, result.stderr
     assert "\r" not in result.stderr and "\x1b" not in result.stderr
     lines = [line for line in result.stderr.splitlines() if line.startswith("indexing:")]
@@ -211,28 +216,14 @@ def test_off_a_terminal_lines_come_every_interval_with_count_and_rate(
 
 
 def test_quiet_prints_only_the_summary(tmp_path: Path, tiny_model: Path) -> None:
-    result = subprocess.run(
-        command(tmp_path / "store", tiny_model, "--quiet"),
-        cwd=REPO,
-        env=environment(RAG_INDEX_PROGRESS_EVERY="0.05"),
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    result = piped(command(tmp_path / "store", tiny_model, "--quiet"), every="0.05")
     assert result.returncode == 0, result.stderr
     assert "indexing" not in result.stderr
     assert result.stdout.startswith("indexed ") and len(result.stdout.splitlines()) == 1
 
 
 def test_a_bad_interval_is_one_clear_line(tmp_path: Path, tiny_model: Path) -> None:
-    result = subprocess.run(
-        command(tmp_path / "store", tiny_model),
-        cwd=REPO,
-        env=environment(RAG_INDEX_PROGRESS_EVERY="soon"),
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    result = piped(command(tmp_path / "store", tiny_model), every="soon")
     assert result.returncode == 2
     assert "RAG_INDEX_PROGRESS_EVERY: expected a number of seconds > 0, got 'soon'" in result.stderr
     assert "Traceback" not in result.stderr
