@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import signal
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -12,9 +15,10 @@ from rag_index.errors import ConfigError
 from rag_index.storage.base import Query
 from rag_index.storage.chroma import ChromaStore
 from rag_index.storage.lexical import LexicalConfig, LexicalIndex, Tokenizer
-from rag_index.storage.lexical_buffer import BUFFER_LIMIT, WriteBuffer
+from rag_index.storage.lexical_buffer import BUFFER_LIMIT
 from rag_index.types import Chunk
 
+REPO = Path(__file__).resolve().parents[1]
 TEXTS = {
     "a": ("The Aurora grinder has conical steel burrs.", {"source": "handbook.pdf", "page": 2}),
     "b": ("Clean the burrs every month with a brush.", {"source": "handbook.pdf", "page": 4}),
@@ -195,30 +199,35 @@ def test_buffered_deletes_and_replacements_hide_what_they_supersede(tmp_path: Pa
     assert again.ids() == index.ids() and ranked(again, "banana") == ["old-1"]
 
 
-def test_the_buffer_merges_once_full_and_a_merge_cut_short_is_redone(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    index = LexicalIndex(tmp_path / "lexical", LexicalConfig())
+KILLED_MID_MERGE = """
+import os, signal, sys
+from rag_index.storage.lexical import LexicalConfig, LexicalIndex
+from rag_index.storage.lexical_buffer import WriteBuffer
+from tests.test_lexical import BUFFER_LIMIT, chunks, corpus
+
+index = LexicalIndex(sys.argv[1], LexicalConfig())
+many = chunks(corpus(BUFFER_LIMIT + 1, "m"))
+for chunk in many[:BUFFER_LIMIT]:
+    index.upsert([chunk])
+# Killed after tantivy committed the merge, before the buffer was emptied.
+WriteBuffer.drop = lambda self, through=None: os.kill(os.getpid(), signal.SIGKILL)
+index.upsert([many[-1]])
+"""
+
+
+def test_the_buffer_merges_once_full_and_a_merge_killed_midway_is_redone(tmp_path: Path) -> None:
+    path = tmp_path / "lexical"
+    killed = subprocess.run(
+        [sys.executable, "-c", KILLED_MID_MERGE, str(path)], cwd=REPO, capture_output=True, text=True
+    )
+    assert killed.returncode == -signal.SIGKILL, killed.stderr
+    index = LexicalIndex(path, LexicalConfig())
     many = chunks(corpus(BUFFER_LIMIT + 1, "m"))
-    for chunk in many[:BUFFER_LIMIT]:
-        index.upsert([chunk])
-    assert index._buffer.count() == BUFFER_LIMIT and index._searcher() is None
-    monkeypatch.setattr(WriteBuffer, "drop", lambda self, through=None: _raise())
-    with pytest.raises(KillHere):  # killed after tantivy committed, before the buffer was emptied
-        index.upsert([many[-1]])
-    monkeypatch.undo()
+    assert index._searcher().num_docs == len(many)  # the merge was committed, buffer and all
     assert index.ids() == {c.id for c in many} and index._buffer.count() == BUFFER_LIMIT
     index.merge()  # the same writes again: nothing changes but the buffer
     assert index._buffer.count() == 0 and index._searcher().num_docs == len(many)
     assert index.ids() == {c.id for c in many}
-
-
-class KillHere(Exception):
-    pass
-
-
-def _raise() -> None:
-    raise KillHere
 
 
 def test_reset_empties_the_buffer_too(lexical: LexicalIndex) -> None:
