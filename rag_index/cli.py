@@ -9,7 +9,10 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from rag_index.index.progress import Progress
 
 
 class UsageError(Exception):
@@ -44,7 +47,7 @@ def _quiet_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress on stderr: only the result")
 
 
-def _progress(args: argparse.Namespace) -> Any:
+def _progress(args: argparse.Namespace) -> bool | Progress:
     """The progress an index run reports: none with --quiet, else on stderr (RAG_INDEX_PROGRESS_EVERY)."""
     from rag_index.index.progress import LOG_EVERY, RunProgress
 
