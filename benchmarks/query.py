@@ -1,10 +1,11 @@
 """Query latency: p50 and p95 of rag-index retrieval (query embedding + search) over SciFact.
 
 Run: python benchmarks/query.py [--docs 5183] [--queries 300] [--store DIR]
-        [--variants torch:fp32:similarity,openvino:bf16:similarity,openvino:bf16:lexical,openvino:bf16:hybrid]
+        [--variants torch:fp32:similarity,openvino:bf16:similarity,...,openvino:bf16:hybrid:file_weight=0]
 Indexes the SciFact abstracts (one .txt file each) with the `rag-index index` command into --store (a
 temporary folder by default; an existing index there is reused), then times Retriever.search for the test
-claims with each variant (query-side backend, precision and search type), alternated query by query.
+claims with each variant (query-side backend, precision, search type and any retrieval options as
+key=value), alternated query by query.
 Prints the percentiles and a JSON line.
 """
 
@@ -57,7 +58,8 @@ def main() -> None:
     parser.add_argument("--store", type=Path, help="index folder to build or reuse (default: temporary)")
     parser.add_argument(
         "--variants",
-        default="torch:fp32:similarity,openvino:bf16:similarity,openvino:bf16:lexical,openvino:bf16:hybrid",
+        default="torch:fp32:similarity,openvino:bf16:similarity,openvino:bf16:lexical,openvino:bf16:hybrid,"
+        "openvino:bf16:hybrid:file_weight=0",
     )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="bench-query-") as tmp:
@@ -70,7 +72,7 @@ def main() -> None:
         retrievers = {}
         embedders = {}
         for variant in args.variants.split(","):
-            backend, dtype, search_type = variant.split(":")
+            backend, dtype, search_type, *extra = variant.split(":")
             config = load_config(
                 None, [f"store.path={store_path}", f"embedder.backend={backend}", f"embedder.dtype={dtype}"]
             )
@@ -80,7 +82,8 @@ def main() -> None:
             store = build_store(config.store)
             store.open(embedder.fingerprint, create=False)
             lexical = build_lexical(config.lexical, store)
-            options = {"search_type": search_type, "fetch_k": config.retrieval.fetch_k}
+            options: dict[str, object] = {"search_type": search_type, "fetch_k": config.retrieval.fetch_k}
+            options.update(option.split("=", 1) for option in extra)  # checked by Retriever's config
             retrievers[variant] = Retriever(embedder, store, k=10, lexical=lexical, **options)
             retrievers[variant].search(queries[0])  # warm-up: first-call allocations, Chroma's index load
         times: dict[str, list[float]] = {variant: [] for variant in retrievers}
@@ -94,7 +97,7 @@ def main() -> None:
     for variant, values in times.items():
         p50, p95 = np.percentile(values, [50, 95])
         result[variant] = {"p50_ms": round(float(p50), 2), "p95_ms": round(float(p95), 2)}
-        print(f"{variant:28s} p50 {p50:6.2f} ms   p95 {p95:6.2f} ms   ({len(values)} queries, k=10)")
+        print(f"{variant:38s} p50 {p50:6.2f} ms   p95 {p95:6.2f} ms   ({len(values)} queries, k=10)")
     emit({"benchmark": "query", "machine": machine(), "chunks": chunks, "queries": len(queries), **result})
 
 

@@ -52,6 +52,17 @@ def test_convex_mixes_per_query_scaled_scores_with_alpha() -> None:
     assert next(h.id for h in fuse(dense, lexical, "convex", alpha=0.0)) == "a"
 
 
+def test_file_weight_mixes_in_the_score_of_each_hits_file() -> None:
+    dense = [hit("a", 0.9), hit("b", 0.7), hit("c", 0.5)]
+    lexical = [hit("c", 10.0), hit("b", 6.0)]
+    files = {"a": 0.0, "b": 4.0, "c": 2.0}  # each hit is its own file here (source = id)
+    fused = fuse(dense, lexical, "convex", alpha=0.25, files=files, file_weight=0.4)
+    # the mix above (a .75, b .375, c .25), then 0.6 of it plus 0.4 of the min-max scaled file score
+    assert {h.id: h.score for h in fused} == pytest.approx({"a": 0.45, "b": 0.625, "c": 0.35})
+    assert [h.metadata["file_score"] for h in fused] == [4.0, 0.0, 2.0]
+    assert fuse(dense, lexical, "convex", alpha=0.25, files=files)[0].id == "a"  # file_weight 0: no effect
+
+
 def test_fusion_of_empty_sides_and_ties_is_stable() -> None:
     assert fuse([], [], "rrf") == []
     assert [h.id for h in fuse([hit("x", 1.0)], [], "convex")] == ["x"]
@@ -84,6 +95,14 @@ def test_hybrid_returns_fused_hits_that_explain_themselves(hybrid: Retriever) ->
         assert hits[0].id == "warranty" and len(hits) == 3
         assert {"dense_score", "dense_rank", "lexical_score", "lexical_rank"} <= set(hits[0].metadata)
         assert [h.score for h in hits] == sorted((h.score for h in hits), reverse=True)
+
+
+def test_hybrid_weighs_each_hits_file_unless_fusion_is_rrf(hybrid: Retriever) -> None:
+    # faq.txt as a whole holds both 'warranty' and 'burrs'; handbook.pdf's two chunks hold 'burrs' only.
+    hits = hybrid.search("warranty burrs", fusion="dbsf", file_weight=0.9, k=4)
+    assert hits[0].id == "warranty" and hits[1].id == "grinder-3"  # the rest of faq.txt comes next
+    assert hits[0].metadata["file_score"] > hits[2].metadata["file_score"] > 0
+    assert all("file_score" not in h.metadata for h in hybrid.search("warranty burrs", fusion="rrf"))
 
 
 def test_filters_apply_to_both_sides(hybrid: Retriever) -> None:

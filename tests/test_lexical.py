@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import signal
 import subprocess
 import sys
@@ -51,6 +52,23 @@ def test_bm25_ranks_the_chunk_with_the_rare_terms_first(lexical: LexicalIndex) -
     hit = lexical.search(Query("harbour"), 1)[0]
     assert (hit.text, hit.metadata) == (TEXTS["c"][0], {"source": "notes.txt", "doc_id": "doc-c"})
     assert hit.score > 0
+
+
+def test_file_scores_are_bm25_over_whole_files_among_the_candidates(lexical: LexicalIndex) -> None:
+    files = {"handbook.pdf", "notes.txt", "10q.pdf"}
+    scores = lexical.file_scores(Query("Brush the burrs"), files)
+    # A file's term frequency: its chunks holding the term ('burr': both of handbook.pdf's, 'brush': one);
+    # its length: its chunks; document frequencies over the 3 candidate files, 4 chunks in all.
+    idf = math.log(1 + (3 - 1 + 0.5) / (1 + 0.5))
+    norm = 1.2 * (1 - 0.75 + 0.75 * 2 / (4 / 3))
+    handbook = idf * 2.2 * 2 / (2 + norm) + idf * 2.2 * 1 / (1 + norm)
+    assert scores == pytest.approx({"handbook.pdf": handbook, "notes.txt": 0.0, "10q.pdf": 0.0})
+    # A term every candidate file holds tells them apart least.
+    assert lexical.file_scores(Query("burrs"), {"handbook.pdf"})["handbook.pdf"] < handbook / 2
+    assert lexical.file_scores(Query("the"), files) == {} == lexical.file_scores(Query("burrs"), {"x.pdf"})
+    lexical.upsert(chunks({"b": ("Runners cleaned it.", {"source": "notes.txt"})}))  # b moves to notes.txt
+    moved = lexical.file_scores(Query("Brush the burrs runners"), files)
+    assert moved["handbook.pdf"] < handbook and moved["notes.txt"] > 0
 
 
 def test_stemming_and_stopwords() -> None:
@@ -228,6 +246,23 @@ def test_the_buffer_merges_once_full_and_a_merge_killed_midway_is_redone(tmp_pat
     index.merge()  # the same writes again: nothing changes but the buffer
     assert index._buffer.count() == 0 and index._searcher().num_docs == len(many)
     assert index.ids() == {c.id for c in many}
+
+
+def test_an_index_of_an_older_engine_is_replaced_on_reset(tmp_path: Path) -> None:
+    import tantivy
+
+    path = tmp_path / "lexical"
+    path.mkdir()
+    builder = tantivy.SchemaBuilder()  # tantivy/1's schema: no source field
+    builder.add_text_field("id", stored=True, tokenizer_name="raw")
+    tantivy.Index(builder.build(), path=str(path))
+    (path / "rag-index.json").write_text('{"collection_id": "c", "settings": {"engine": "tantivy/1"}}')
+    index = LexicalIndex(path, LexicalConfig())
+    assert not index.describes("c")  # so the next run rebuilds it
+    index.reset()
+    index.upsert(chunks(corpus(BUFFER_LIMIT + 1, "n")))  # straight to tantivy, with the new schema
+    index.mark("c")
+    assert index.describes("c") and index.count() == BUFFER_LIMIT + 1
 
 
 def test_reset_empties_the_buffer_too(lexical: LexicalIndex) -> None:

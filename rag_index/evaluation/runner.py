@@ -38,7 +38,7 @@ from rag_index.types import Chunk
 
 ENCODE_BLOCK = 512  # texts per encode_pooled call: a progress step; batches inside stay length-sorted
 QUERY_BLOCK = 256  # queries scored together: bounds the [queries, units] similarity matrix
-CACHE_VERSION = 2  # bump when the way results are computed changes
+CACHE_VERSION = 3  # bump when the way results are computed changes
 SEARCHES = ("chroma", "exact")
 # Wide HNSW beams: on corpora of this size the approximate index then returns the exact neighbours,
 # so the figures measure the embedding, not the index (Chroma's defaults are 100 and 100).
@@ -289,7 +289,9 @@ def index_units(
         for i, (text, doc) in enumerate(zip(unit_texts, unit_docs, strict=True))
     ]
     # Chroma keeps no text (scoring does not need it, and it slows the upsert); the lexical index does.
-    store.upsert([Chunk(c.id, c.doc_id, "", 0, 0) for c in chunks], _unit_normalized(unit_vectors))
+    # Both keep the source, as in an index run: hybrid search weighs each hit's file by it.
+    bare = [Chunk(c.id, c.doc_id, "", 0, 0, c.metadata) for c in chunks]
+    store.upsert(bare, _unit_normalized(unit_vectors))
     if lexical is not None:
         lexical.reset()
         lexical.upsert(chunks)

@@ -28,7 +28,7 @@ from rag_index.index.texts import caller_metadata
 from rag_index.search.context import format_context
 from rag_index.search.options import SEARCH_TYPES
 from rag_index.search.retriever import Retriever
-from rag_index.storage.base import ChunkStore
+from rag_index.storage.base import LexicalStore
 from rag_index.storage.chroma import ChromaStore
 from rag_index.types import Chunk, Embedder, ScoredChunk
 
@@ -122,6 +122,7 @@ class RagIndexRetriever(BaseRetriever):
     fusion: str | None = None
     rrf_k: int | None = None
     alpha: float | None = None
+    file_weight: float | None = None
     recency_decay: float | None = None
     where: dict[str, Any] | None = None
     where_document: dict[str, Any] | None = None
@@ -139,7 +140,7 @@ class RagIndexRetriever(BaseRetriever):
 
     @classmethod
     def from_components(
-        cls, embedder: Embedder, store: ChromaStore, lexical: ChunkStore | None = None, **options: Any
+        cls, embedder: Embedder, store: ChromaStore, lexical: LexicalStore | None = None, **options: Any
     ) -> RagIndexRetriever:
         """A retriever over an existing collection; refuses one built with another embedder.
 

@@ -4,39 +4,41 @@ Scaling for the mix: ``convex`` maps each side's scores min..max to 0..1 per que
 (distribution-based score fusion, as Qdrant's) maps mean - 3 sd .. mean + 3 sd to 0..1, so one outlying
 score does not squeeze the others together.
 
-Each fused hit keeps why it came where it did: ``dense_score``, ``dense_rank``, ``lexical_score`` and
-``lexical_rank`` in its metadata (absent on a side that did not return it); its score is the fused score,
-higher is better.
+The mixes can also weigh each hit's file as a whole (``files``: the query's BM25 over every chunk of the
+file), so the chunks of the file a question is about rise even when they do not repeat its words.
+
+Each fused hit keeps why it came where it did: ``dense_score``, ``dense_rank``, ``lexical_score``,
+``lexical_rank`` and ``file_score`` in its metadata (absent on a side that did not return it); its score
+is the fused score, higher is better.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from rag_index.types import ScoredChunk
 
 FUSIONS = ("rrf", "convex", "dbsf")
 
 
-def _scaled(hits: Sequence[ScoredChunk]) -> dict[str, float]:
+def _min_max(scores: Mapping[str, float]) -> dict[str, float]:
     """Scores min-max scaled to [0, 1] per query (all 1.0 when equal), so the two sides are comparable."""
-    if not hits:
+    if not scores:
         return {}
-    low, high = min(h.score for h in hits), max(h.score for h in hits)
+    low, high = min(scores.values()), max(scores.values())
     span = high - low
-    return {h.id: (h.score - low) / span if span > 0 else 1.0 for h in hits}
+    return {key: (score - low) / span if span > 0 else 1.0 for key, score in scores.items()}
 
 
-def _distribution_scaled(hits: Sequence[ScoredChunk]) -> dict[str, float]:
+def _distribution(scores: Mapping[str, float]) -> dict[str, float]:
     """Scores scaled from mean - 3 sd .. mean + 3 sd to [0, 1] per query (distribution-based fusion)."""
-    if not hits:
+    if not scores:
         return {}
-    scores = [h.score for h in hits]
-    mean = sum(scores) / len(scores)
-    sd = (sum((x - mean) ** 2 for x in scores) / len(scores)) ** 0.5
+    mean = sum(scores.values()) / len(scores)
+    sd = (sum((x - mean) ** 2 for x in scores.values()) / len(scores)) ** 0.5
     if sd == 0:
-        return {h.id: 1.0 for h in hits}
-    return {h.id: (h.score - (mean - 3 * sd)) / (6 * sd) for h in hits}
+        return dict.fromkeys(scores, 1.0)
+    return {key: (score - (mean - 3 * sd)) / (6 * sd) for key, score in scores.items()}
 
 
 def fuse(
@@ -45,12 +47,16 @@ def fuse(
     fusion: str = "rrf",
     rrf_k: int = 60,
     alpha: float = 0.5,
+    files: Mapping[str, float] | None = None,
+    file_weight: float = 0.0,
 ) -> list[ScoredChunk]:
     """Both rankings as one, best first.
 
     rrf: sum of 1 / (rrf_k + rank) over the sides that returned a hit (Cormack et al. 2009).
     convex, dbsf: alpha * lexical + (1 - alpha) * dense, each side scaled per query (see above); a side
     that did not return a hit counts 0 there (Bruch et al. 2023 found a tuned convex mix beats RRF).
+    files (convex, dbsf): source -> the BM25 of the query over that whole file; scaled the same way over
+    the candidates' files, it makes file_weight of each chunk's score (the rest is the mix above).
     """
     if fusion not in FUSIONS:
         raise ValueError(f"fusion {fusion!r} is not one of {', '.join(FUSIONS)}")
@@ -67,12 +73,20 @@ def fuse(
             for id_, seen in provenance.items()
         }
     else:
-        scale = _scaled if fusion == "convex" else _distribution_scaled
-        scaled_dense, scaled_lexical = scale(dense), scale(lexical)
+        scale = _min_max if fusion == "convex" else _distribution
+        scaled_dense = scale({h.id: h.score for h in dense})
+        scaled_lexical = scale({h.id: h.score for h in lexical})
         fused = {
             id_: alpha * scaled_lexical.get(id_, 0.0) + (1.0 - alpha) * scaled_dense.get(id_, 0.0)
             for id_ in provenance
         }
+        if files and file_weight:
+            scaled_files = scale(files)
+            for id_, hit in hits.items():
+                source = str(hit.metadata.get("source"))
+                if source in files:
+                    provenance[id_]["file_score"] = files[source]
+                fused[id_] = (1.0 - file_weight) * fused[id_] + file_weight * scaled_files.get(source, 0.0)
 
     def order(id_: str) -> tuple[float, float, str]:
         # Ties go to the better dense rank, then the id: the same query always gives the same order.

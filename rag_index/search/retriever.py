@@ -10,7 +10,7 @@ from rag_index.search.mmr import mmr_select
 from rag_index.search.options import RetrievalConfig
 from rag_index.search.recency import with_recency
 from rag_index.settings import validated
-from rag_index.storage.base import ChunkStore, Query
+from rag_index.storage.base import LexicalStore, Query
 from rag_index.storage.chroma import ChromaStore
 from rag_index.types import Embedder, ScoredChunk
 
@@ -30,8 +30,9 @@ class Retriever:
       (lambda_mult: 1 = relevance only, 0 = diversity only); each keeps its similarity score.
     - ``similarity_score_threshold``: the k nearest chunks whose score is at least score_threshold.
     - ``lexical``: the k best chunks by BM25 over the lexical index; the score is BM25.
-    - ``hybrid``: fetch_k chunks from each side, fused (``fusion``: rrf or convex with ``alpha``); the
-      score is the fused one, and each hit's metadata says its dense and lexical score and rank.
+    - ``hybrid``: fetch_k chunks from each side, fused (``fusion``: rrf, or convex and dbsf with
+      ``alpha``; these two also weigh each chunk's file as a whole by ``file_weight``); the score is the
+      fused one, and each hit's metadata says its dense and lexical score and rank, and its file's score.
 
     ``where`` and ``where_document`` filters apply to every side. With ``recency_decay`` set, any search
     type fetches max(k, fetch_k) candidates and ranks them by score + (1 - recency_decay) ** hours since
@@ -44,7 +45,7 @@ class Retriever:
         store: ChromaStore,
         k: int = 5,
         *,
-        lexical: ChunkStore | None = None,
+        lexical: LexicalStore | None = None,
         **options: Any,
     ) -> None:
         """options are the `retrieval:` config keys (search_type, fetch_k, ...), checked the same way."""
@@ -112,7 +113,15 @@ class Retriever:
         if opts.search_type == "hybrid":
             dense = self.store.search(query, opts.fetch_k, **filters)
             lexical = self._lexical().search(query, opts.fetch_k, **filters)
-            return fuse(dense, lexical, opts.fusion, opts.rrf_k, opts.alpha)[: opts.k]
+            files = None
+            if opts.file_weight and opts.fusion != "rrf":
+                sources = {
+                    str(hit.metadata["source"]) for hit in [*dense, *lexical] if "source" in hit.metadata
+                }
+                files = self._lexical().file_scores(query, sources)
+            return fuse(dense, lexical, opts.fusion, opts.rrf_k, opts.alpha, files, opts.file_weight)[
+                : opts.k
+            ]
         if query.vector is None:
             raise ValueError(f"search_type {opts.search_type!r} needs the query's vector")
         if opts.search_type == "mmr":
@@ -124,7 +133,7 @@ class Retriever:
             return [hit for hit in hits if threshold is not None and hit.score >= threshold]
         return hits
 
-    def _lexical(self) -> ChunkStore:
+    def _lexical(self) -> LexicalStore:
         if self.lexical is None:
             raise StoreError(
                 f"collection {self.store.name!r} at {self.store.label} has no lexical index for "

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -84,4 +84,12 @@ class ChunkStore(Protocol):
         where_document: dict[str, Any] | None = None,
     ) -> list[ScoredChunk]:
         """The k best chunks for query, best first; scores are higher-is-better."""
+        ...
+
+
+class LexicalStore(ChunkStore, Protocol):
+    """A ChunkStore searched by words, which can also score whole files (see LexicalIndex.file_scores)."""
+
+    def file_scores(self, query: Query, sources: Collection[str]) -> dict[str, float]:
+        """BM25 of the query over each of these files as a whole."""
         ...

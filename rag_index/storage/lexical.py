@@ -23,7 +23,8 @@ import shutil
 import tempfile
 import threading
 import unicodedata
-from collections.abc import Callable, Iterator, Sequence
+from collections import Counter, defaultdict
+from collections.abc import Callable, Collection, Iterator, Sequence
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -33,11 +34,11 @@ from pydantic import field_validator
 from rag_index.errors import StoreError
 from rag_index.settings import Section
 from rag_index.storage.base import Query, stored_metadata
-from rag_index.storage.lexical_buffer import BUFFER_LIMIT, Write, WriteBuffer, bm25_scores
+from rag_index.storage.lexical_buffer import BUFFER_LIMIT, Write, WriteBuffer, bm25, bm25_scores
 from rag_index.types import Chunk, ScoredChunk
 
 LEXICAL_SUFFIX = ".lexical"  # the index folder beside the collection: <store.path>/<collection>.lexical
-ENGINE = "tantivy/1"  # bump when what is indexed per chunk changes: an index of another version is rebuilt
+ENGINE = "tantivy/2"  # bump when what is indexed per chunk changes: an index of another version is rebuilt
 WRITER_HEAP = 50_000_000  # bytes tantivy buffers before it flushes a segment on its own
 ENGLISH_STOPWORDS = frozenset(  # the list bm25s uses for "en"
     "a an and are as at be but by for if in into is it no not of on or such that the their then there "
@@ -169,6 +170,9 @@ class LexicalIndex:
     def reset(self) -> None:
         """Drop every chunk; the index describes no collection until mark(collection_id)."""
         with self._lock:
+            if self.state().get("settings", {}).get("engine") not in (None, ENGINE):
+                self.close()
+                discard(self.path)  # another version's schema: start a new index, not one that mixes both
             self._write_state(None)
             with self._writer() as writer:
                 writer.delete_all_documents()
@@ -234,8 +238,11 @@ class LexicalIndex:
                 for write in [*buffered, *writes]:
                     writer.delete_documents("id", write.id)
                     if not write.deleted:
-                        fields = {"text": write.text.encode("utf-8"), "meta": write.meta.encode("utf-8")}
-                        writer.add_document(tantivy.Document(id=write.id, terms=write.terms, **fields))
+                        fields: dict[str, Any] = {"id": write.id, "terms": write.terms}
+                        fields.update(text=write.text.encode("utf-8"), meta=write.meta.encode("utf-8"))
+                        if write.source is not None:
+                            fields["source"] = write.source
+                        writer.add_document(tantivy.Document(**fields))
             if buffered:
                 self._buffer.drop(through)  # after the commit: a kill before this merges them again
 
@@ -310,6 +317,55 @@ class LexicalIndex:
             found += self._buffered_hits(terms, buffered, allowed, searcher, top)
         return sorted(found, key=lambda hit: -hit.score)[:k]
 
+    def file_scores(self, query: Query, sources: Collection[str]) -> dict[str, float]:
+        """BM25 of the query over whole files: each of sources (a query's candidates) as one document.
+
+        A file's term frequency is the number of its chunks holding the term, its length its number of
+        chunks; document frequencies count files among sources, so a term they all hold weighs least.
+        Hybrid search mixes this into each chunk's score (retrieval.file_weight): a question that names
+        what a file is about ("Amazon", "the Aurora grinder") finds the chunks of that file, though most
+        of them never repeat the name.
+        """
+        import tantivy
+
+        terms = list(dict.fromkeys(self.tokenize(query.text)))
+        wanted = {s for s in sources if s}
+        if not terms or not wanted:
+            return {}
+        buffered = self._buffer.latest()  # read before tantivy: a merge in between then hides nothing
+        lengths: Counter[str] = Counter()
+        holding: dict[str, Counter[str]] = defaultdict(Counter)
+        searcher = self._searcher()
+        if searcher is not None and searcher.num_docs:
+            schema = self._open().schema
+            scope = [(tantivy.Occur.Must, tantivy.Query.term_set_query(schema, "source", sorted(wanted)))]
+            if buffered:  # buffered writes supersede the indexed chunks with their ids
+                ids = tantivy.Query.term_set_query(schema, "id", sorted(buffered))
+                scope.append((tantivy.Occur.MustNot, ids))
+            files = {"files": {"terms": {"field": "source", "size": len(wanted)}}}
+
+            def chunks_per_file(*clauses: tuple[Any, Any]) -> dict[str, int]:
+                found = searcher.aggregate(tantivy.Query.boolean_query([*scope, *clauses]), files)
+                return {bucket["key"]: int(bucket["doc_count"]) for bucket in found["files"]["buckets"]}
+
+            lengths.update(chunks_per_file())
+            for term in terms:
+                held = chunks_per_file((tantivy.Occur.Must, tantivy.Query.term_query(schema, "terms", term)))
+                for source, count in held.items():
+                    holding[source][term] += count
+        for write in buffered.values():
+            if not write.deleted and write.source in wanted:
+                lengths[write.source] += 1
+                holding[write.source].update(set(terms).intersection((write.terms or "").split()))
+        if not lengths:
+            return {}
+        freq = {t: sum(1 for counts in holding.values() if counts[t]) for t in terms}
+        average = sum(lengths.values()) / len(lengths)
+        return {
+            source: bm25(dict(holding[source]), length, freq, len(lengths), average)
+            for source, length in lengths.items()
+        }
+
     def _buffered_hits(
         self, terms: list[str], buffered: dict[str, Write], allowed: set[str] | None, searcher: Any, top: Any
     ) -> list[ScoredChunk]:
@@ -343,6 +399,7 @@ class LexicalIndex:
             builder.add_text_field("terms", stored=False, tokenizer_name="whitespace")
             builder.add_bytes_field("text", stored=True)
             builder.add_bytes_field("meta", stored=True)
+            builder.add_text_field("source", fast=True, tokenizer_name="raw")  # counted per file: file_scores
             try:
                 self.path.mkdir(parents=True, exist_ok=True)
                 self._index = tantivy.Index(builder.build(), path=str(self.path), reuse=True)

@@ -12,6 +12,7 @@ writes are merged again (each is "delete the id, then add it"), which changes no
 
 from __future__ import annotations
 
+import json
 import math
 import sqlite3
 from collections.abc import Iterable, Sequence
@@ -47,6 +48,12 @@ class Write:
     def deleted(self) -> bool:
         """Whether this write deletes the chunk."""
         return self.terms is None
+
+    @property
+    def source(self) -> str | None:
+        """The file the chunk comes from (its ``source`` metadata), if it has one."""
+        source = json.loads(self.meta).get("source")
+        return None if source is None else str(source)
 
 
 class WriteBuffer:
@@ -126,11 +133,18 @@ def bm25_scores(
     scores = {}
     for id_, terms in documents.items():
         counts = {t: terms.count(t) for t in query if t in terms}
-        if not counts:
-            continue
-        norm = K1 * (1 - B + B * len(terms) / max(average_length, 1e-9))
-        scores[id_] = sum(
-            math.log(1 + (total - freq[t] + 0.5) / (freq[t] + 0.5)) * (K1 + 1) * tf / (tf + norm)
-            for t, tf in counts.items()
-        )
+        if counts:
+            scores[id_] = bm25(counts, len(terms), freq, total, average_length)
     return scores
+
+
+def bm25(
+    counts: dict[str, int], length: float, freq: dict[str, int], total: int, average_length: float
+) -> float:
+    """One document's BM25: counts (term -> frequency in it), its length, and the collection's statistics
+    (freq: term -> documents holding it, of total, average_length)."""
+    norm = K1 * (1 - B + B * length / max(average_length, 1e-9))
+    return sum(
+        math.log(1 + (total - freq[t] + 0.5) / (freq[t] + 0.5)) * (K1 + 1) * tf / (tf + norm)
+        for t, tf in counts.items()
+    )
