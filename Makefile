@@ -6,10 +6,16 @@ PY := $(VENV)/bin/python
 TORCH ?= torch==2.13.0
 STAMP := $(VENV)/.installed
 
-# The peers of benchmarks/embed.py that pin other transformers/torch/huggingface-hub versions than rag-index's
-# (optimum-intel for sentence-transformers' OpenVINO backend, fastembed) live in a venv of their own.
+# The peers of the benchmarks pin other torch/transformers/huggingface-hub/pypdf versions than rag-index's
+# (pip --dry-run: optimum-intel moves torch to 2.14.1 and transformers to 5.5.4, fastembed and
+# langchain-huggingface move huggingface-hub from 2.4.0 to 1.33.0, llama-index-readers-file pypdf from 7.1.1
+# to 6.21.4), so they live in a venv of their own: embed.py's (sentence-transformers' OpenVINO backend,
+# fastembed) and end_to_end.py's reference pipelines (LangChain, LlamaIndex).
 PEERS_VENV ?= .venv-peers
-PEERS := "optimum-intel[openvino]>=1.20" "sentence-transformers>=3.0" "fastembed>=0.5" "optimum-onnx>=0.1"
+PEERS := "optimum-intel[openvino]>=1.20" "sentence-transformers>=3.0" "fastembed>=0.5" "optimum-onnx>=0.1" \
+	"langchain-community>=0.3" "langchain-huggingface>=0.1" "langchain-text-splitters>=0.3" "langchain-chroma>=0.2" \
+	"llama-index-core>=0.14" "llama-index-readers-file>=0.7" "llama-index-embeddings-huggingface>=0.8" \
+	"llama-index-vector-stores-chroma>=0.6"
 
 .PHONY: install demo test test-slow test-ray-slow lint format clean bench-peers
 
@@ -44,7 +50,7 @@ bench-peers:
 	python3 -m venv $(PEERS_VENV)
 	$(PEERS_VENV)/bin/python -m pip install --quiet $(TORCH)
 	$(PEERS_VENV)/bin/python -m pip install --quiet $(TORCH) $(PEERS)
-	@echo "run: python benchmarks/embed.py --peer-python $(PEERS_VENV)/bin/python"
+	@echo "run: python benchmarks/embed.py (or end_to_end.py) --peer-python $(PEERS_VENV)/bin/python"
 
 format: $(STAMP)
 	$(VENV)/bin/ruff format .

@@ -1,12 +1,15 @@
-"""Index the 20 sec-10q PDFs with rag-index and with the LangChain reference pipeline, side by side.
+"""Index the 20 sec-10q PDFs with rag-index, LangChain's and LlamaIndex's reference pipelines, side by side.
 
-Run: python benchmarks/end_to_end.py [--folder DIR] [--runs 1] [--skip-langchain] [--copies N]
-                                     [--set KEY=VALUE ...]
+Run: python benchmarks/end_to_end.py [--folder DIR] [--runs 1] [--skip-langchain] [--skip-llamaindex]
+                                     [--peer-python PYTHON] [--copies N] [--set KEY=VALUE ...]
 rag-index runs as the `rag-index index --json` command; the LangChain side is PyPDFLoader pages,
 RecursiveCharacterTextSplitter(chunk_size=1000, chunk_overlap=200), HuggingFaceEmbeddings (same model,
-normalize_embeddings=True) and langchain_chroma.Chroma (needs langchain-community, langchain-huggingface,
-langchain-text-splitters and langchain-chroma). Each side runs in its own process, alternated when --runs > 1;
-wall time includes imports and model loading on both sides, peak RSS is that process's own (wait4).
+normalize_embeddings=True) and langchain_chroma.Chroma; the LlamaIndex side is SimpleDirectoryReader (its
+PDF reader: pypdf pages), SentenceSplitter (its defaults), HuggingFaceEmbedding (same model, normalized) and
+ChromaVectorStore. Both run with --peer-python (or $RAG_INDEX_PEER_PYTHON), the venv `make bench-peers` makes:
+they pin other versions than rag-index's (pypdf below 7, huggingface-hub below 1.0).
+Each pipeline runs in its own process, alternated when --runs > 1; wall time includes imports and model
+loading on every side, peak RSS is that process's own (wait4).
 --copies N indexes a temporary folder holding N copies of every file (the memory check: peak RSS should
 grow little with the folder). Prints each run, the ratio and a final JSON line.
 """
@@ -62,20 +65,22 @@ def rag_index_run(folder: Path, overrides: list[str]) -> dict[str, Any]:
     }
 
 
-def langchain_run(folder: Path) -> dict[str, Any]:
-    """Index folder with the LangChain reference pipeline in its own process."""
-    seconds, rss, stdout = run_measured([sys.executable, str(HERE), "--langchain-child", str(folder)])
+def peer_run(pipeline: str, folder: Path, python: str) -> dict[str, Any]:
+    """Index folder with a reference pipeline (langchain, llamaindex) in its own process, run by python."""
+    from rag_index.embed.model_files import resolve_model_path
+
+    model = str(resolve_model_path(None))
+    command = [python, str(HERE), f"--{pipeline}-child", str(folder), model]
+    seconds, rss, stdout = run_measured(command)
     return {"seconds": round(seconds, 1), "peak_rss_mb": round(rss), **json.loads(stdout.splitlines()[-1])}
 
 
-def langchain_child(folder: Path) -> None:
+def langchain_child(folder: Path, model: str) -> None:
     """The LangChain reference pipeline; prints {files_indexed, files_lost, chunks, load_s}."""
     from langchain_chroma import Chroma
     from langchain_community.document_loaders import PyPDFLoader
     from langchain_huggingface import HuggingFaceEmbeddings
     from langchain_text_splitters import RecursiveCharacterTextSplitter
-
-    from rag_index.embed.model_files import resolve_model_path
 
     started = time.perf_counter()
     pages, lost = [], 0
@@ -92,7 +97,7 @@ def langchain_child(folder: Path) -> None:
     load_seconds = time.perf_counter() - started
     chunks = RecursiveCharacterTextSplitter(chunk_size=1000, chunk_overlap=200).split_documents(pages)
     embeddings = HuggingFaceEmbeddings(
-        model_name=str(resolve_model_path(None)),
+        model_name=model,
         model_kwargs={"device": "cpu"},
         encode_kwargs={"normalize_embeddings": True},
     )
@@ -100,6 +105,30 @@ def langchain_child(folder: Path) -> None:
         Chroma.from_documents(chunks, embeddings, persist_directory=store, collection_name="bench")
     files = len(list(folder.glob("*.pdf")))
     result = {"files_indexed": files - lost, "files_lost": lost, "chunks": len(chunks)}
+    print(json.dumps({**result, "load_s": round(load_seconds, 1)}))
+
+
+def llamaindex_child(folder: Path, model: str) -> None:
+    """The LlamaIndex reference pipeline; prints {files_indexed, files_lost, chunks, load_s}."""
+    import chromadb
+    from llama_index.core import SimpleDirectoryReader, StorageContext, VectorStoreIndex
+    from llama_index.core.node_parser import SentenceSplitter
+    from llama_index.embeddings.huggingface import HuggingFaceEmbedding
+    from llama_index.vector_stores.chroma import ChromaVectorStore
+
+    started = time.perf_counter()
+    # raise_on_error=False: as in the LangChain pipeline, a file that fails to load is lost, and counted.
+    documents = SimpleDirectoryReader(str(folder), required_exts=[".pdf"], raise_on_error=False).load_data()
+    load_seconds = time.perf_counter() - started
+    loaded = {d.metadata.get("file_path") for d in documents if d.text.strip()}
+    nodes = SentenceSplitter().get_nodes_from_documents(documents)
+    embedding = HuggingFaceEmbedding(model_name=model, device="cpu", normalize=True)
+    with tempfile.TemporaryDirectory(prefix="bench-llamaindex-") as store:
+        collection = chromadb.PersistentClient(store).create_collection("bench")
+        context = StorageContext.from_defaults(vector_store=ChromaVectorStore(chroma_collection=collection))
+        VectorStoreIndex(nodes, storage_context=context, embed_model=embedding)
+    files = len(list(folder.glob("*.pdf")))
+    result = {"files_indexed": len(loaded), "files_lost": files - len(loaded), "chunks": len(nodes)}
     print(json.dumps({**result, "load_s": round(load_seconds, 1)}))
 
 
@@ -119,23 +148,30 @@ def main() -> None:
     parser.add_argument("--skip-langchain", action="store_true")
     parser.add_argument("--copies", type=int, default=1)
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
-    parser.add_argument("--langchain-child", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--skip-llamaindex", action="store_true")
+    parser.add_argument("--peer-python", default=os.environ.get("RAG_INDEX_PEER_PYTHON", sys.executable))
+    children = {"langchain": langchain_child, "llamaindex": llamaindex_child}
+    for pipeline in children:
+        parser.add_argument(f"--{pipeline}-child", nargs=2, help=argparse.SUPPRESS)  # FOLDER MODEL
     args = parser.parse_args()
-    if args.langchain_child:
-        langchain_child(args.langchain_child)
-        return
+    for pipeline, child in children.items():
+        if getattr(args, f"{pipeline}_child"):
+            folder, model = getattr(args, f"{pipeline}_child")
+            child(Path(folder), model)
+            return
     folder = require(args.folder)
     overrides = args.overrides or ["embedder.backend=openvino", "embedder.dtype=auto"]
     with tempfile.TemporaryDirectory(prefix="bench-copies-") as tmp:
         if args.copies > 1:
             folder = copied_folder(folder, args.copies, Path(tmp))
-        ours, theirs = [], []
+        ours: list[dict[str, Any]] = []
+        peers: dict[str, list[dict[str, Any]]] = {}
         for run in range(1, args.runs + 1):
             ours.append(rag_index_run(folder, overrides))
             print(f"run {run} rag-index: {ours[-1]}", flush=True)
-            if not args.skip_langchain:
-                theirs.append(langchain_run(folder))
-                print(f"run {run} langchain: {theirs[-1]}", flush=True)
+            for pipeline in [p for p in children if not getattr(args, f"skip_{p}")]:
+                peers.setdefault(pipeline, []).append(peer_run(pipeline, folder, args.peer_python))
+                print(f"run {run} {pipeline}: {peers[pipeline][-1]}", flush=True)
     result: dict[str, Any] = {
         "benchmark": "end_to_end",
         "machine": machine(),
@@ -143,14 +179,14 @@ def main() -> None:
         "copies": args.copies,
         "rag_index_settings": overrides,
         "rag_index": ours,
-        "langchain": theirs,
+        **peers,
         "rag_index_median_s": median([r["seconds"] for r in ours]),
     }
-    if theirs:
+    for name, theirs in peers.items():
         ratios = [b["seconds"] / a["seconds"] for a, b in zip(ours, theirs, strict=True)]
-        result["ratios"] = [round(r, 2) for r in ratios]
-        result["median_ratio"] = median(ratios)
-        print(f"LangChain / rag-index wall time: median {result['median_ratio']:.2f}x")
+        result[f"{name}_ratios"] = [round(r, 2) for r in ratios]
+        result[f"{name}_median_ratio"] = median(ratios)
+        print(f"{name} / rag-index wall time: median {median(ratios):.2f}x")
     emit(result)
 
 

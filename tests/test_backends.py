@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import os
+import subprocess
 import sys
 from pathlib import Path
 
@@ -86,9 +88,18 @@ def test_openvino_reuses_its_cached_conversion_and_rebuilds_a_damaged_one(
     [cached] = (openvino_cache / "rag-index" / "openvino").glob("*/encoder.xml")
     assert_close_to_fp32(openvino_embedder(openvino_cache, monkeypatch), embedder)  # read from the cache
     cached.write_text("not a model")
+    # Half-written copies: one of a writer killed while saving (its process is gone), one being written.
+    dead = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True
+    )
+    abandoned = cached.parent.with_name(f"{cached.parent.name}.{dead.stdout.strip()}.partial")
+    writing = cached.parent.with_name(f"{cached.parent.name}.{os.getppid()}.partial")
+    for partial in (abandoned, writing):
+        partial.mkdir()
     with caplog.at_level(logging.WARNING):
         assert_close_to_fp32(openvino_embedder(openvino_cache, monkeypatch), embedder)
     assert "cannot read the cached OpenVINO model" in caplog.text
+    assert not abandoned.exists() and writing.exists()  # saving again cleared the killed writer's copy
 
 
 def test_missing_openvino_names_the_package(

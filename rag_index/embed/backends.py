@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import glob
 import logging
 import os
 import queue
@@ -190,6 +191,7 @@ class OpenVINOBackend:
     @staticmethod
     def _save(ov: Any, converted: Any, cache_dir: Path) -> None:
         # Written beside the final folder, then renamed: another process never reads half a model.
+        discard_abandoned(cache_dir)
         partial = cache_dir.with_name(f"{cache_dir.name}.{os.getpid()}.partial")
         try:
             partial.mkdir(parents=True, exist_ok=True)
@@ -209,6 +211,27 @@ class OpenVINOBackend:
         finally:
             self._idle.put(request)
         return torch.from_numpy(result[0])
+
+
+def discard_abandoned(cache_dir: Path) -> None:
+    """Remove the half-written copies of cache_dir that processes killed while saving left behind.
+
+    Each is named after its writer's pid; one whose process is gone is never renamed into place.
+    """
+    for partial in cache_dir.parent.glob(f"{glob.escape(cache_dir.name)}.*.partial"):
+        pid = partial.name[len(cache_dir.name) + 1 : -len(".partial")]
+        if pid.isdigit() and not _alive(int(pid)):
+            shutil.rmtree(partial, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True
 
 
 def resolve_backend(device: torch.device) -> str:
