@@ -94,6 +94,17 @@ def test_text_in_any_script_and_query_syntax_characters_index_and_query(tmp_path
     assert ranked(index, '"quoted" NEAR( * col:on') == ["syntax"]
     assert ranked(index, "☕ coffee") == ["emoji"]
     assert ranked(index, "the of") == [] and ranked(index, "") == []
+    index.upsert(chunks({id_: (text, {"source": f"{id_}.txt"}) for id_, (text, _) in odd.items()}))
+    index.merge()  # counted by tantivy's aggregations, whose filters are query strings
+    files = index.file_scores(
+        Query('日本 بالعالم "quoted" NEAR( col:on ☕ coffee'), {f"{i}.txt" for i in odd}
+    )
+    assert {name for name, score in files.items() if score > 0} == {
+        "cjk.txt",
+        "arabic.txt",
+        "syntax.txt",
+        "emoji.txt",
+    }
     assert index.count() == 6
 
 

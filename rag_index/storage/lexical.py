@@ -342,16 +342,20 @@ class LexicalIndex:
             if buffered:  # buffered writes supersede the indexed chunks with their ids
                 ids = tantivy.Query.term_set_query(schema, "id", sorted(buffered))
                 scope.append((tantivy.Occur.MustNot, ids))
-            files = {"files": {"terms": {"field": "source", "size": len(wanted)}}}
+            per_file = {"terms": {"field": "source", "size": len(wanted)}}
+            # One pass: the chunks of each file, and of each file those holding each term (a filter per term;
+            # the terms are \w runs, safe in a quoted query string).
+            aggregations: dict[str, Any] = {"files": per_file}
+            for i, term in enumerate(terms):
+                aggregations[f"term{i}"] = {"filter": f'terms:"{term}"', "aggs": {"files": per_file}}
+            found = searcher.aggregate(tantivy.Query.boolean_query(scope), aggregations)
 
-            def chunks_per_file(*clauses: tuple[Any, Any]) -> dict[str, int]:
-                found = searcher.aggregate(tantivy.Query.boolean_query([*scope, *clauses]), files)
-                return {bucket["key"]: int(bucket["doc_count"]) for bucket in found["files"]["buckets"]}
+            def counts(result: dict[str, Any]) -> dict[str, int]:
+                return {bucket["key"]: int(bucket["doc_count"]) for bucket in result["files"]["buckets"]}
 
-            lengths.update(chunks_per_file())
-            for term in terms:
-                held = chunks_per_file((tantivy.Occur.Must, tantivy.Query.term_query(schema, "terms", term)))
-                for source, count in held.items():
+            lengths.update(counts(found))
+            for i, term in enumerate(terms):
+                for source, count in counts(found[f"term{i}"]).items():
                     holding[source][term] += count
         for write in buffered.values():
             if not write.deleted and write.source in wanted:
