@@ -113,15 +113,10 @@ class Retriever:
         if opts.search_type == "hybrid":
             dense = self.store.search(query, opts.fetch_k, **filters)
             lexical = self._lexical().search(query, opts.fetch_k, **filters)
-            files = None
-            if opts.file_weight and opts.fusion != "rrf":
-                sources = {
-                    str(hit.metadata["source"]) for hit in [*dense, *lexical] if "source" in hit.metadata
-                }
-                files = self._lexical().file_scores(query, sources)
-            return fuse(dense, lexical, opts.fusion, opts.rrf_k, opts.alpha, files, opts.file_weight)[
-                : opts.k
-            ]
+            weigh_files = opts.file_weight and opts.fusion != "rrf"  # rrf fuses ranks, not scores
+            files = self._file_scores(query, [*dense, *lexical]) if weigh_files else None
+            fused = fuse(dense, lexical, opts.fusion, opts.rrf_k, opts.alpha, files, opts.file_weight)
+            return fused[: opts.k]
         if query.vector is None:
             raise ValueError(f"search_type {opts.search_type!r} needs the query's vector")
         if opts.search_type == "mmr":
@@ -132,6 +127,11 @@ class Retriever:
             threshold = opts.score_threshold
             return [hit for hit in hits if threshold is not None and hit.score >= threshold]
         return hits
+
+    def _file_scores(self, query: Query, hits: list[ScoredChunk]) -> dict[str, float]:
+        """The BM25 of the query over each hit's whole file (see LexicalIndex.file_scores)."""
+        sources = {str(hit.metadata["source"]) for hit in hits if "source" in hit.metadata}
+        return self._lexical().file_scores(query, sources)
 
     def _lexical(self) -> LexicalStore:
         if self.lexical is None:
