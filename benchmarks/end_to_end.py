@@ -1,7 +1,8 @@
 """Index the 20 sec-10q PDFs with rag-index, LangChain's and LlamaIndex's reference pipelines, side by side.
 
 Run: python benchmarks/end_to_end.py [--folder DIR] [--runs 1] [--skip-langchain] [--skip-llamaindex]
-                                     [--peer-python PYTHON] [--copies N] [--set KEY=VALUE ...]
+                                     [--llamaindex-chunk-size N] [--peer-python PYTHON] [--copies N]
+                                     [--set KEY=VALUE ...]
 rag-index runs as the `rag-index index --json` command; the LangChain side is PyPDFLoader pages,
 RecursiveCharacterTextSplitter(chunk_size=1000, chunk_overlap=200), HuggingFaceEmbeddings (same model,
 normalize_embeddings=True) and langchain_chroma.Chroma; the LlamaIndex side is SimpleDirectoryReader (its
@@ -65,12 +66,12 @@ def rag_index_run(folder: Path, overrides: list[str]) -> dict[str, Any]:
     }
 
 
-def peer_run(pipeline: str, folder: Path, python: str) -> dict[str, Any]:
+def peer_run(pipeline: str, folder: Path, python: str, *options: str) -> dict[str, Any]:
     """Index folder with a reference pipeline (langchain, llamaindex) in its own process, run by python."""
     from rag_index.embed.model_files import resolve_model_path
 
     model = str(resolve_model_path(None))
-    command = [python, str(HERE), f"--{pipeline}-child", str(folder), model]
+    command = [python, str(HERE), f"--{pipeline}-child", str(folder), model, *options]
     seconds, rss, stdout = run_measured(command)
     return {"seconds": round(seconds, 1), "peak_rss_mb": round(rss), **json.loads(stdout.splitlines()[-1])}
 
@@ -108,8 +109,12 @@ def langchain_child(folder: Path, model: str) -> None:
     print(json.dumps({**result, "load_s": round(load_seconds, 1)}))
 
 
-def llamaindex_child(folder: Path, model: str) -> None:
-    """The LlamaIndex reference pipeline; prints {files_indexed, files_lost, chunks, load_s}."""
+def llamaindex_child(folder: Path, model: str, chunk_size: str = "") -> None:
+    """The LlamaIndex reference pipeline; prints {files_indexed, files_lost, chunks, load_s}.
+
+    chunk_size: SentenceSplitter's, in its own (tiktoken) tokens, with a tenth as overlap (rag-index's
+    200 and 20); empty: its defaults (1,024 and 200).
+    """
     import chromadb
     from llama_index.core import SimpleDirectoryReader, StorageContext, VectorStoreIndex
     from llama_index.core.node_parser import SentenceSplitter
@@ -121,7 +126,9 @@ def llamaindex_child(folder: Path, model: str) -> None:
     documents = SimpleDirectoryReader(str(folder), required_exts=[".pdf"], raise_on_error=False).load_data()
     load_seconds = time.perf_counter() - started
     loaded = {d.metadata.get("file_path") for d in documents if d.text.strip()}
-    nodes = SentenceSplitter().get_nodes_from_documents(documents)
+    size = int(chunk_size or 0)
+    splitter = SentenceSplitter(chunk_size=size, chunk_overlap=size // 10) if size else SentenceSplitter()
+    nodes = splitter.get_nodes_from_documents(documents)
     embedding = HuggingFaceEmbedding(model_name=model, device="cpu", normalize=True)
     with tempfile.TemporaryDirectory(prefix="bench-llamaindex-") as store:
         collection = chromadb.PersistentClient(store).create_collection("bench")
@@ -149,15 +156,18 @@ def main() -> None:
     parser.add_argument("--copies", type=int, default=1)
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
     parser.add_argument("--skip-llamaindex", action="store_true")
+    parser.add_argument(
+        "--llamaindex-chunk-size", type=int, help="SentenceSplitter's chunk_size (default: its own, 1,024)"
+    )
     parser.add_argument("--peer-python", default=os.environ.get("RAG_INDEX_PEER_PYTHON", sys.executable))
     children = {"langchain": langchain_child, "llamaindex": llamaindex_child}
     for pipeline in children:
-        parser.add_argument(f"--{pipeline}-child", nargs=2, help=argparse.SUPPRESS)  # FOLDER MODEL
+        parser.add_argument(f"--{pipeline}-child", nargs="+", help=argparse.SUPPRESS)  # FOLDER MODEL [OPTION]
     args = parser.parse_args()
     for pipeline, child in children.items():
         if getattr(args, f"{pipeline}_child"):
-            folder, model = getattr(args, f"{pipeline}_child")
-            child(Path(folder), model)
+            folder, model, *options = getattr(args, f"{pipeline}_child")
+            child(Path(folder), model, *options)
             return
     folder = require(args.folder)
     overrides = args.overrides or ["embedder.backend=openvino", "embedder.dtype=auto"]
@@ -170,7 +180,8 @@ def main() -> None:
             ours.append(rag_index_run(folder, overrides))
             print(f"run {run} rag-index: {ours[-1]}", flush=True)
             for pipeline in [p for p in children if not getattr(args, f"skip_{p}")]:
-                peers.setdefault(pipeline, []).append(peer_run(pipeline, folder, args.peer_python))
+                options = [str(args.llamaindex_chunk_size or "")] if pipeline == "llamaindex" else []
+                peers.setdefault(pipeline, []).append(peer_run(pipeline, folder, args.peer_python, *options))
                 print(f"run {run} {pipeline}: {peers[pipeline][-1]}", flush=True)
     result: dict[str, Any] = {
         "benchmark": "end_to_end",
