@@ -357,13 +357,15 @@ class LexicalIndex:
             for i, term in enumerate(terms):
                 for source, count in counts(found[f"term{i}"]).items():
                     holding[source][term] += count
+        asked = set(terms)
         for write in buffered.values():
-            if not write.deleted and write.source in wanted:
-                lengths[write.source] += 1
-                holding[write.source].update(set(terms).intersection((write.terms or "").split()))
+            of = write.source  # parsed from the write's metadata: once
+            if not write.deleted and of is not None and of in wanted:
+                lengths[of] += 1
+                holding[of].update(asked.intersection((write.terms or "").split()))
         if not lengths:
             return {}
-        freq = {t: sum(1 for counts in holding.values() if counts[t]) for t in terms}
+        freq = {t: sum(1 for held in holding.values() if held[t]) for t in terms}
         average = sum(lengths.values()) / len(lengths)
         return {
             source: bm25(dict(holding[source]), length, freq, len(lengths), average)
