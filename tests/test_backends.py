@@ -77,6 +77,15 @@ def test_openvino_bf16_vectors_match_torch_fp32(
     assert fast.fingerprint == embedder.fingerprint  # same vector space: one collection serves both
 
 
+def test_a_cached_conversion_encodes_without_loading_the_torch_model(
+    openvino_cache: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert openvino_embedder(openvino_cache, monkeypatch).backend  # converts, unless a test above did
+    cached = openvino_embedder(openvino_cache, monkeypatch)
+    assert cached.encode(["read from the cache"]).shape == (1, 384)
+    assert cached._model is None  # 3 s of every CLI start: the conversion needs no weights in torch
+
+
 @pytest.mark.slow  # three conversions of the model
 def test_openvino_reuses_its_cached_conversion_and_rebuilds_a_damaged_one(
     embedder: PoolingEmbedder,
@@ -84,7 +93,7 @@ def test_openvino_reuses_its_cached_conversion_and_rebuilds_a_damaged_one(
     monkeypatch: pytest.MonkeyPatch,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    openvino_embedder(openvino_cache, monkeypatch)  # converts, unless the test above already did
+    assert openvino_embedder(openvino_cache, monkeypatch).backend  # converts, unless a test above did
     [cached] = (openvino_cache / "rag-index" / "openvino").glob("*/encoder.xml")
     assert_close_to_fp32(openvino_embedder(openvino_cache, monkeypatch), embedder)  # read from the cache
     cached.write_text("not a model")
@@ -107,12 +116,12 @@ def test_missing_openvino_names_the_package(
 ) -> None:
     monkeypatch.setitem(sys.modules, "openvino", None)  # makes `import openvino` raise ImportError
     with pytest.raises(BackendError, match=r"pip install openvino \(or set embedder.backend: torch\)"):
-        make_backend("openvino", embedder.model, torch.bfloat16, torch.device("cpu"), None)
+        make_backend("openvino", lambda: embedder.model, torch.bfloat16, torch.device("cpu"), None)
 
 
 def test_openvino_refuses_a_gpu_device(embedder: PoolingEmbedder) -> None:
     with pytest.raises(BackendError, match="openvino runs on the CPU, not cuda"):
-        make_backend("openvino", embedder.model, torch.bfloat16, torch.device("cuda"), None)
+        make_backend("openvino", lambda: embedder.model, torch.bfloat16, torch.device("cuda"), None)
 
 
 def test_unknown_backend_is_a_config_error() -> None:

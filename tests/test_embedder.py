@@ -103,9 +103,9 @@ def test_one_pass_tokenization_equals_truncating_at_the_limit(embedder: PoolingE
 def test_the_model_loads_on_first_use_only() -> None:
     embedder = PoolingEmbedder()
     assert embedder.fingerprint["dimension"] == 384 and embedder.max_content_tokens == 254
-    assert embedder._loaded is None  # fingerprint, chunk sizes and token spans need no weights
+    assert embedder._backend is None and embedder._model is None  # fingerprint, sizes, spans: no weights
     assert embedder.encode(["loaded now"]).shape == (1, 384)
-    assert embedder._loaded is not None
+    assert embedder._backend is not None
 
 
 def test_token_spans_exclude_special_tokens(embedder: PoolingEmbedder) -> None:

@@ -9,6 +9,7 @@ import queue
 import re
 import shutil
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, ClassVar, Protocol
 
@@ -88,7 +89,8 @@ class OpenVINOBackend:
     tokens/s on 2 cores). Converting takes seconds, so the converted model is kept in cache_dir (when
     given) and read from there next time. With a calibration, the converted model is quantized to int8
     (see int8.py; a minute for MiniLM) and that model is cached too, beside it, keyed by the calibration
-    and NNCF's version; the operations left in floating point run at dtype.
+    and NNCF's version; the operations left in floating point run at dtype. The torch model is loaded
+    (load_model) only to convert it: a cached conversion starts without it, 3 s sooner.
     """
 
     PRECISIONS: ClassVar[dict[torch.dtype, str]] = {
@@ -99,7 +101,7 @@ class OpenVINOBackend:
 
     def __init__(
         self,
-        model: torch.nn.Module,
+        load_model: Callable[[], torch.nn.Module],
         dtype: torch.dtype,
         threads: int | None = None,
         cache_dir: Path | None = None,
@@ -114,7 +116,7 @@ class OpenVINOBackend:
             cache_dir = cache_dir.with_name(f"{cache_dir.name}-openvino-{version}")
         converted = self._cached(core, cache_dir) if cache_dir else None
         if converted is None:
-            converted = self._convert(ov, model)
+            converted = self._convert(ov, load_model())
             if cache_dir:
                 self._save(ov, converted, cache_dir)
         if calibration is not None:
@@ -284,7 +286,7 @@ def check_backend(name: str, device: torch.device, int8: bool = False) -> str:
 
 def make_backend(
     name: str,
-    model: torch.nn.Module,
+    load_model: Callable[[], torch.nn.Module],
     dtype: torch.dtype,
     device: torch.device,
     threads: int | None = None,
@@ -292,7 +294,8 @@ def make_backend(
     calibration: Calibration | None = None,
     pooling: tuple[str, bool] | None = None,
 ) -> Backend:
-    """The backend called name, running model at dtype on device (int8 when given a calibration).
+    """The backend called name, running the model load_model returns at dtype on device (int8 when given
+    a calibration). load_model is called only when the backend needs the torch model.
 
     pooling (a pooling name, normalize) asks OpenVINO to pool in its graph; the caller checks it can.
 
@@ -300,6 +303,6 @@ def make_backend(
     (openvino) keep the result under that name, and convert again when it changes.
     """
     if check_backend(name, device, int8=calibration is not None) == "torch":
-        return TorchBackend(model)
+        return TorchBackend(load_model())
     cache_dir = openvino_cache_root() / cache_key if cache_key else None
-    return OpenVINOBackend(model, dtype, threads, cache_dir, calibration, pooling)
+    return OpenVINOBackend(load_model, dtype, threads, cache_dir, calibration, pooling)

@@ -101,26 +101,21 @@ class PoolingEmbedder:
         self.dimension = int(self.config.hidden_size)
         self.calibration = self._calibration() if self.int8 else None
         self.truncated = 0  # texts cut to max_length so far; chunkers are sized so this stays 0
-        # The weights load on first use: an unchanged re-index needs the tokenizer and the fingerprint only.
-        self._loaded: tuple[torch.nn.Module, Backend] | None = None
-        self._loading = threading.Lock()
+        # The weights load on first use: an unchanged re-index needs the tokenizer and the fingerprint only,
+        # and a cached OpenVINO conversion needs no torch model at all.
+        self._model: torch.nn.Module | None = None
+        self._backend: Backend | None = None
+        self._loading = threading.Lock()  # LangChain may call in from several threads at once
+        self._loading_model = threading.Lock()
 
     @property
     def model(self) -> torch.nn.Module:
         """The transformers model (loaded on first use)."""
-        return self._load()[0]
-
-    @property
-    def backend(self) -> Backend:
-        """What runs the model's forward pass (loaded on first use)."""
-        return self._load()[1]
-
-    def _load(self) -> tuple[torch.nn.Module, Backend]:
-        with self._loading:  # LangChain may call in from several threads at once
-            if self._loaded is None:
+        with self._loading_model:
+            if self._model is None:
                 from transformers import AutoModel
 
-                model = AutoModel.from_pretrained(
+                self._model = AutoModel.from_pretrained(
                     self.model_path,
                     config=self.config,
                     local_files_only=True,
@@ -129,12 +124,19 @@ class PoolingEmbedder:
                     # OpenVINO converts fp32 weights and applies the precision itself when it compiles.
                     dtype=torch.float32 if self.backend_name == "openvino" else self.dtype,
                 ).to(self.device)
-                model.eval()
+                self._model.eval()
+            return self._model
+
+    @property
+    def backend(self) -> Backend:
+        """What runs the model's forward pass (loaded on first use)."""
+        with self._loading:
+            if self._backend is None:
                 key = self._conversion_key() if self.backend_name == "openvino" else None
                 pooling = (self.pooling, self.normalize) if self.graph_pooling else None
-                backend = make_backend(
+                self._backend = make_backend(
                     self.backend_name,
-                    model,
+                    lambda: self.model,
                     self.dtype,
                     self.device,
                     self.threads,
@@ -142,8 +144,7 @@ class PoolingEmbedder:
                     self.calibration,
                     pooling,
                 )
-                self._loaded = (model, backend)
-            return self._loaded
+            return self._backend
 
     def _conversion_key(self) -> str:
         # A converted model (OpenVINO) is valid for these weights traced by this transformers version.
