@@ -12,7 +12,7 @@ import contextlib
 import dataclasses
 import logging
 import time
-from collections.abc import Generator, Iterator
+from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -197,17 +197,21 @@ class Indexer:
         progress.planned({item.source: item.size for item in todo})
         known: dict[str, np.ndarray] = {}  # vectors the executor computed, by text hash, until written
 
+        def embed(chunks: list[Chunk]) -> np.ndarray:
+            hashes = [c.metadata[TEXT_HASH_KEY] for c in chunks]
+            return cache.vectors([self.chunker.embedding_text(c) for c in chunks], hashes)
+
         def vectors_of(batch: list[Chunk]) -> Any:
-            hashes = [c.metadata[TEXT_HASH_KEY] for c in batch]
-            if known and all(h in known for h in hashes):
-                return np.stack([known[h] for h in hashes])
-            return cache.vectors([self.chunker.embedding_text(c) for c in batch], hashes)
+            if known and all(c.metadata[TEXT_HASH_KEY] in known for c in batch):
+                return np.stack([known[c.metadata[TEXT_HASH_KEY]] for c in batch])
+            return embed(batch)
 
         works: Generator[Embedded, None, None]
         if self.executor is None:
-            # Files are parsed and chunked by a thread a few files ahead, so the next ones are ready when
-            # the encoder finishes a batch.
-            works = prefetched(self._changes(todo, root, survey.settings, report, progress), PARSE_AHEAD)
+            # Files are parsed and chunked by a thread a few files ahead, and embedded by another, so the
+            # encoder works on the next batch while this thread writes the last one.
+            parsed = prefetched(self._changes(todo, root, survey.settings, report, progress), PARSE_AHEAD)
+            works = prefetched(_embedded(parsed, embed), 1)
         else:
             works = _reported(self.executor.changes(iter(todo), root, survey.settings, report), progress)
         batch: list[SourceChange] = []
@@ -255,6 +259,30 @@ class Indexer:
             progress.parsed(item.source, None if change is None or change.skip_reason else len(change.chunks))
             if change is not None:
                 yield change, None
+
+
+def _embedded(
+    works: Generator[Embedded, None, None], embed: Callable[[list[Chunk]], np.ndarray]
+) -> Generator[Embedded, None, None]:
+    """Each file with its vectors, embedded in groups of at least WRITE_BATCH chunks: the groups the
+    driver writes together (its batches close at the same file), so the encoder keeps wide batches."""
+    group: list[SourceChange] = []
+
+    def embedded_group() -> Generator[Embedded, None, None]:
+        vectors = embed([chunk for change in group for chunk in change.chunks])
+        start = 0
+        for change in group:
+            yield change, vectors[start : start + len(change.chunks)] if change.chunks else None
+            start += len(change.chunks)
+
+    with contextlib.closing(works):
+        for change, _ in works:
+            group.append(change)
+            if sum(len(c.chunks) for c in group) >= WRITE_BATCH:
+                yield from embedded_group()
+                group = []
+        if group:
+            yield from embedded_group()
 
 
 def _reported(works: Generator[Embedded, None, None], progress: Progress) -> Generator[Embedded, None, None]:
