@@ -1,8 +1,8 @@
-"""Parsing ahead of the encoder: index the 20 sec-10q PDFs with the parse-ahead thread and without it.
+"""Working ahead: index the 20 sec-10q PDFs with the parse-ahead and embed-ahead threads and without them.
 
 Run: python benchmarks/overlap.py [--folder DIR] [--pairs 2] [--set KEY=VALUE ...]
 Both sides run `index_with_config` in this process into a fresh store, alternated A B A B; B replaces the
-pipeline's prefetched() with the plain iterator, so files are parsed and chunked between encoder batches.
+pipeline's prefetched() with the plain iterator, so files are parsed, chunked, embedded and written in turn.
 Prints each run's seconds, the median ratio B / A and a final JSON line.
 """
 
@@ -25,12 +25,12 @@ T = TypeVar("T")
 
 
 def in_line(items: Iterator[T], depth: int) -> Iterator[T]:
-    """prefetched() without the thread: each file is parsed when the pipeline asks for it."""
+    """prefetched() without the thread: each file is parsed (and embedded) when the pipeline asks for it."""
     return items
 
 
 def timed_index(folder: Path, overrides: list[str], ahead: bool) -> dict[str, Any]:
-    """Seconds of one full index of folder into a fresh store, with or without the parse-ahead thread."""
+    """Seconds of one full index of folder into a fresh store, with or without the threads ahead."""
     original = pipeline.prefetched
     if not ahead:
         pipeline.prefetched = in_line  # type: ignore[assignment]
@@ -63,16 +63,16 @@ def main() -> None:
         in_turn.append(timed_index(folder, args.overrides, ahead=False))
         ratios.append(in_turn[-1]["seconds"] / ahead[-1]["seconds"])
         print(
-            f"pair {pair}: parse-ahead {ahead[-1]}  in turn {in_turn[-1]}  ratio {ratios[-1]:.3f}", flush=True
+            f"pair {pair}: ahead {ahead[-1]}  in turn {in_turn[-1]}  ratio {ratios[-1]:.3f}", flush=True
         )
-    print(f"in turn / parse-ahead: median {median(ratios):.3f}")
+    print(f"in turn / ahead: median {median(ratios):.3f}")
     emit(
         {
             "benchmark": "overlap",
             "machine": machine(),
             "folder": str(args.folder),
             "settings": args.overrides,
-            "parse_ahead": ahead,
+            "ahead": ahead,
             "in_turn": in_turn,
             "ratios": [round(r, 3) for r in ratios],
             "median_ratio": median(ratios),
