@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import threading
 import uuid
+from collections.abc import Sequence
 from pathlib import Path
 
 import chromadb
+import numpy as np
 import pytest
 
 from rag_index.chunking import make_chunker
@@ -14,6 +17,7 @@ from rag_index.index.run import index_folder
 from rag_index.search.retriever import Retriever
 from rag_index.storage.base import chroma_metadata
 from rag_index.storage.chroma import ChromaStore, StoreError
+from rag_index.storage.writer import WRITE_BATCH
 from rag_index.types import Chunk
 from tests.fakes import FakeEmbedder
 
@@ -143,3 +147,38 @@ def test_no_metadata_value_can_break_the_store(tmp_path: Path) -> None:
     assert stored["huge"] == str(2**70) and stored["nan"] == "NaN" and stored["inf"] == "-Infinity"
     assert stored["nested"] == '{"a": [1, {"b": null}]}' and stored["flag"] is True
     assert "none" not in stored and "" not in stored
+
+
+class RecordingEmbedder(FakeEmbedder):
+    """A FakeEmbedder that records each encode call's size and thread."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.calls: list[tuple[int, str]] = []
+
+    def encode_documents(self, texts: Sequence[str]) -> np.ndarray:
+        self.calls.append((len(texts), threading.current_thread().name))
+        return super().encode_documents(texts)
+
+
+def test_files_are_embedded_a_write_batch_at_a_time_in_a_thread_ahead(tmp_path: Path) -> None:
+    root = tmp_path / "many"
+    root.mkdir()
+    for n in range(40):  # small files: several go to one encoder call
+        (root / f"note{n:02d}.txt").write_text(
+            "\n\n".join(f"Note {n} paragraph {p}: grinder burrs {n * p} tamper" for p in range(40))
+        )
+    embedder, store = RecordingEmbedder(), make_store(tmp_path)
+    report = run(root, store, embedder)
+    sizes = [size for size, _ in embedder.calls]
+    assert sum(sizes) == report.chunks_embedded == report.chunks_written
+    assert len(sizes) >= 2 and all(size >= WRITE_BATCH for size in sizes[:-1])
+    assert {thread for _, thread in embedder.calls} == {"rag-index-prefetch"}  # not the writing thread
+    # Each file got its own vectors out of its group's: the stored vector is its own text's.
+    stored = store.collection.get(include=["documents", "embeddings", "metadatas"])
+    chunker = make_chunker("recursive", 40, 5, "tokens", embedder, embedder.max_content_tokens)
+    rows = zip(stored["documents"], stored["embeddings"], stored["metadatas"], strict=True)
+    for text, vector, meta in rows:
+        chunk = Chunk("", "", text, 0, len(text), dict(meta))
+        expected = FakeEmbedder().encode_documents([chunker.embedding_text(chunk)])[0]
+        np.testing.assert_allclose(vector, expected, atol=1e-6)
