@@ -2,8 +2,9 @@
 
 A manifest (rag_index/storage/manifest.py) records each source's content hash, settings fingerprint and
 chunk ids; a file whose hash and settings match a finished entry is not parsed again. Changed files are
-parsed and chunked a few files ahead of the encoder, embedded (each distinct text once), and written to
-every store in the order of rag_index/storage/writer.py, so a run killed at any instant converges next time.
+parsed and chunked a few files ahead of the encoder, embedded (each distinct text once) a write batch ahead
+of the writes, and written to every store in the order of rag_index/storage/writer.py, so a run killed at
+any instant converges next time.
 """
 
 from __future__ import annotations
@@ -202,8 +203,9 @@ class Indexer:
             return cache.vectors([self.chunker.embedding_text(c) for c in chunks], hashes)
 
         def vectors_of(batch: list[Chunk]) -> Any:
-            if known and all(c.metadata[TEXT_HASH_KEY] in known for c in batch):
-                return np.stack([known[c.metadata[TEXT_HASH_KEY]] for c in batch])
+            hashes = [c.metadata[TEXT_HASH_KEY] for c in batch]
+            if known and all(h in known for h in hashes):
+                return np.stack([known[h] for h in hashes])
             return embed(batch)
 
         works: Generator[Embedded, None, None]
