@@ -62,9 +62,7 @@ def main() -> None:
         ahead.append(timed_index(folder, args.overrides, ahead=True))
         in_turn.append(timed_index(folder, args.overrides, ahead=False))
         ratios.append(in_turn[-1]["seconds"] / ahead[-1]["seconds"])
-        print(
-            f"pair {pair}: ahead {ahead[-1]}  in turn {in_turn[-1]}  ratio {ratios[-1]:.3f}", flush=True
-        )
+        print(f"pair {pair}: ahead {ahead[-1]}  in turn {in_turn[-1]}  ratio {ratios[-1]:.3f}", flush=True)
     print(f"in turn / ahead: median {median(ratios):.3f}")
     emit(
         {
