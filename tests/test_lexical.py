@@ -54,21 +54,44 @@ def test_bm25_ranks_the_chunk_with_the_rare_terms_first(lexical: LexicalIndex) -
     assert hit.score > 0
 
 
-def test_file_scores_are_bm25_over_whole_files_among_the_candidates(lexical: LexicalIndex) -> None:
+def test_file_scores_are_bm25_over_whole_files_of_the_collection(lexical: LexicalIndex) -> None:
     files = {"handbook.pdf", "notes.txt", "10q.pdf"}
     scores = lexical.file_scores(Query("Brush the burrs"), files)
     # A file's term frequency: its chunks holding the term ('burr': both of handbook.pdf's, 'brush': one);
-    # its length: its chunks; document frequencies over the 3 candidate files, 4 chunks in all.
+    # its length: its chunks; document frequencies over the collection's 3 files, 4 chunks in all.
     idf = math.log(1 + (3 - 1 + 0.5) / (1 + 0.5))
     norm = 1.2 * (1 - 0.75 + 0.75 * 2 / (4 / 3))
     handbook = idf * 2.2 * 2 / (2 + norm) + idf * 2.2 * 1 / (1 + norm)
     assert scores == pytest.approx({"handbook.pdf": handbook, "notes.txt": 0.0, "10q.pdf": 0.0})
-    # A term every candidate file holds tells them apart least.
-    assert lexical.file_scores(Query("burrs"), {"handbook.pdf"})["handbook.pdf"] < handbook / 2
+    # The statistics are the collection's, whichever files are the candidates.
+    assert lexical.file_scores(Query("Brush the burrs"), {"handbook.pdf"}) == pytest.approx(
+        {"handbook.pdf": handbook}
+    )
     assert lexical.file_scores(Query("the"), files) == {} == lexical.file_scores(Query("burrs"), {"x.pdf"})
+    # A term more files hold tells them apart less.
+    lexical.upsert(chunks({"e": ("Burrs, again.", {"source": "10q.pdf"})}))
+    common_burrs = lexical.file_scores(Query("Brush the burrs runners"), files)
+    assert common_burrs["handbook.pdf"] < handbook
     lexical.upsert(chunks({"b": ("Runners cleaned it.", {"source": "notes.txt"})}))  # b moves to notes.txt
     moved = lexical.file_scores(Query("Brush the burrs runners"), files)
-    assert moved["handbook.pdf"] < handbook and moved["notes.txt"] > 0
+    assert (
+        moved["handbook.pdf"] < common_burrs["handbook.pdf"]
+        and moved["notes.txt"] > common_burrs["notes.txt"]
+    )
+
+
+def test_file_statistics_kept_between_queries_follow_every_commit(tmp_path: Path) -> None:
+    index = LexicalIndex(tmp_path / "lexical", LexicalConfig())
+    index.upsert(chunks())
+    index.merge()
+    query = Query("Brush the burrs")
+    before = index.file_scores(query, {"handbook.pdf"})["handbook.pdf"]
+    assert index.file_scores(query, {"handbook.pdf"})["handbook.pdf"] == before  # from the kept counts
+    index.upsert(chunks({"e": ("Burrs, again.", {"source": "10q.pdf"})}))
+    index.merge()  # a commit: 'burr' is now in 2 of the 3 files
+    after = index.file_scores(query, {"handbook.pdf"})["handbook.pdf"]
+    fresh = LexicalIndex(tmp_path / "lexical", LexicalConfig()).file_scores(query, {"handbook.pdf"})
+    assert after < before and after == pytest.approx(fresh["handbook.pdf"])
 
 
 def test_stemming_and_stopwords() -> None:

@@ -38,7 +38,7 @@ from rag_index.types import Chunk
 
 ENCODE_BLOCK = 512  # texts per encode_pooled call: a progress step; batches inside stay length-sorted
 QUERY_BLOCK = 256  # queries scored together: bounds the [queries, units] similarity matrix
-CACHE_VERSION = 3  # bump when the way results are computed changes
+CACHE_VERSION = 4  # bump when the way results are computed changes
 SEARCHES = ("chroma", "exact")
 # Wide HNSW beams: on corpora of this size the approximate index then returns the exact neighbours,
 # so the figures measure the embedding, not the index (Chroma's defaults are 100 and 100).

@@ -25,6 +25,7 @@ import threading
 import unicodedata
 from collections import Counter, defaultdict
 from collections.abc import Callable, Collection, Iterator, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -119,6 +120,15 @@ def _average_length(query: Any, searcher: Any, address: Any) -> float | None:
     return found[0] if found else None
 
 
+@dataclass
+class _FileCounts:
+    """What the file side counts over the whole index, kept while the index stays as it is (generation)."""
+
+    generation: tuple[int, int]
+    totals: tuple[int, int] | None = None  # files and chunks
+    files_with: dict[str, int] = field(default_factory=dict)  # term -> files holding it
+
+
 def discard(path: Path) -> None:
     """Remove a lexical index that is no longer kept up to date (lexical.enabled was turned off)."""
     if path.exists():
@@ -136,6 +146,7 @@ class LexicalIndex:
         self._index: Any = None
         self._lock = threading.RLock()
         self._buffer = WriteBuffer(self.path / "buffer.sqlite3")
+        self._file_counts = _FileCounts((-1, -1))
 
     @property
     def label(self) -> str:
@@ -321,34 +332,50 @@ class LexicalIndex:
         """BM25 of the query over whole files: each of sources (a query's candidates) as one document.
 
         A file's term frequency is the number of its chunks holding the term, its length its number of
-        chunks; document frequencies count files among sources, so a term they all hold weighs least.
-        Hybrid search mixes this into each chunk's score (retrieval.file_weight): a question that names
-        what a file is about ("Amazon", "the Aurora grinder") finds the chunks of that file, though most
-        of them never repeat the name.
+        chunks; document frequencies and the average length count every file of the collection, as BM25
+        does for chunks, so a term most files hold weighs least. Hybrid search mixes this into each
+        chunk's score (retrieval.file_weight): a question that names what a file is about ("Amazon", "the
+        Aurora grinder") finds the chunks of that file, though most of them never repeat the name.
         """
-        import tantivy
-
         terms = list(dict.fromkeys(self.tokenize(query.text)))
         wanted = {s for s in sources if s}
         if not terms or not wanted:
             return {}
         buffered = self._buffer.latest()  # read before tantivy: a merge in between then hides nothing
+        # Files with buffered writes are counted one by one, the others by tantivy's aggregations alone.
+        touched = {of for write in buffered.values() if (of := write.source) is not None}
+        generation = self._generation()  # before the searcher: a commit in between only drops the cache
+        searcher = self._searcher()
+        if searcher is not None and not searcher.num_docs:
+            searcher = None
+        lengths, holding = self._per_file(searcher, terms, wanted | touched, buffered)
+        files, chunks, freq = self._other_files(searcher, terms, touched, buffered, generation)
+        files += sum(1 for source in touched if lengths[source])
+        chunks += sum(lengths[source] for source in touched)
+        for term in terms:
+            freq[term] += sum(1 for source in touched if holding[source][term])
+        if not files:
+            return {}
+        return {
+            source: bm25(dict(holding[source]), lengths[source], freq, files, chunks / files)
+            for source in wanted
+            if lengths[source]
+        }
+
+    def _per_file(
+        self, searcher: Any, terms: list[str], sources: set[str], buffered: dict[str, Write]
+    ) -> tuple[Counter[str], dict[str, Counter[str]]]:
+        """Of each of sources: its chunks, and its chunks holding each term (buffered writes included)."""
         lengths: Counter[str] = Counter()
         holding: dict[str, Counter[str]] = defaultdict(Counter)
-        searcher = self._searcher()
-        if searcher is not None and searcher.num_docs:
-            schema = self._open().schema
-            scope = [(tantivy.Occur.Must, tantivy.Query.term_set_query(schema, "source", sorted(wanted)))]
-            if buffered:  # buffered writes supersede the indexed chunks with their ids
-                ids = tantivy.Query.term_set_query(schema, "id", sorted(buffered))
-                scope.append((tantivy.Occur.MustNot, ids))
-            per_file = {"terms": {"field": "source", "size": len(wanted)}}
+        if searcher is not None:
+            per_file = {"terms": {"field": "source", "size": len(sources)}}
             # One pass: the chunks of each file, and of each file those holding each term (a filter per term;
             # the terms are \w runs, safe in a quoted query string).
             aggregations: dict[str, Any] = {"files": per_file}
             for i, term in enumerate(terms):
                 aggregations[f"term{i}"] = {"filter": f'terms:"{term}"', "aggs": {"files": per_file}}
-            found = searcher.aggregate(tantivy.Query.boolean_query(scope), aggregations)
+            found = searcher.aggregate(self._scope(sources, True, buffered), aggregations)
 
             def counts(result: dict[str, Any]) -> dict[str, int]:
                 return {bucket["key"]: int(bucket["doc_count"]) for bucket in result["files"]["buckets"]}
@@ -360,17 +387,71 @@ class LexicalIndex:
         asked = set(terms)
         for write in buffered.values():
             of = write.source  # parsed from the write's metadata: once
-            if not write.deleted and of is not None and of in wanted:
+            if not write.deleted and of is not None and of in sources:
                 lengths[of] += 1
                 holding[of].update(asked.intersection((write.terms or "").split()))
-        if not lengths:
-            return {}
-        freq = {t: sum(1 for held in holding.values() if held[t]) for t in terms}
-        average = sum(lengths.values()) / len(lengths)
-        return {
-            source: bm25(dict(holding[source]), length, freq, len(lengths), average)
-            for source, length in lengths.items()
-        }
+        return lengths, holding
+
+    def _other_files(
+        self,
+        searcher: Any,
+        terms: list[str],
+        sources: set[str],
+        buffered: dict[str, Write],
+        generation: tuple[int, int],
+    ) -> tuple[int, int, Counter[str]]:
+        """The files of tantivy other than sources: how many, their chunks, and how many hold each term.
+
+        Counted distinct by tantivy's cardinality aggregation (HyperLogLog: exact for small counts, within
+        about 1 % for large ones). With nothing buffered these are the whole index's counts, kept until the
+        index changes: a query then counts only the terms no query asked before.
+        """
+        freq: Counter[str] = Counter()
+        if searcher is None:
+            return 0, 0, freq
+        cache = _FileCounts(generation)
+        if not buffered:
+            if self._file_counts.generation != generation or len(self._file_counts.files_with) > 100_000:
+                self._file_counts = _FileCounts(generation)
+            cache = self._file_counts
+        todo = [term for term in terms if term not in cache.files_with]
+        if cache.totals is None or todo:
+            distinct = {"cardinality": {"field": "source"}}
+            aggregations: dict[str, Any] = {}
+            if cache.totals is None:
+                aggregations = {"files": distinct, "chunks": {"value_count": {"field": "source"}}}
+            for i, term in enumerate(todo):
+                aggregations[f"term{i}"] = {"filter": f'terms:"{term}"', "aggs": {"files": distinct}}
+            found = searcher.aggregate(self._scope(sources, False, buffered), aggregations)
+            if cache.totals is None:
+                cache.totals = round(found["files"]["value"]), round(found["chunks"]["value"])
+            for i, term in enumerate(todo):
+                cache.files_with[term] = round(found[f"term{i}"]["files"]["value"])
+        freq.update({term: cache.files_with[term] for term in terms})
+        return (*cache.totals, freq)
+
+    def _generation(self) -> tuple[int, int]:
+        """Which state the index is in: tantivy replaces its meta.json at every commit."""
+        try:
+            meta = (self.path / "meta.json").stat()
+        except OSError:
+            return (-1, -1)
+        return (meta.st_ino, meta.st_mtime_ns)
+
+    def _scope(self, sources: set[str], inside: bool, buffered: dict[str, Write]) -> Any:
+        """tantivy's chunks of sources (inside) or of all other files, less those buffered writes replace."""
+        import tantivy
+
+        schema = self._open().schema
+        of_sources = tantivy.Query.term_set_query(schema, "source", sorted(sources))
+        clauses = [(tantivy.Occur.Must if inside else tantivy.Occur.MustNot, of_sources)]
+        if not inside:
+            clauses.append((tantivy.Occur.Must, tantivy.Query.all_query()))
+        if buffered:
+            clauses.append(
+                (tantivy.Occur.MustNot, tantivy.Query.term_set_query(schema, "id", sorted(buffered)))
+            )
+        return tantivy.Query.boolean_query(clauses)
 
     def _buffered_hits(
         self, terms: list[str], buffered: dict[str, Write], allowed: set[str] | None, searcher: Any, top: Any
