@@ -447,10 +447,9 @@ class LexicalIndex:
         clauses = [(tantivy.Occur.Must if inside else tantivy.Occur.MustNot, of_sources)]
         if not inside:
             clauses.append((tantivy.Occur.Must, tantivy.Query.all_query()))
-        if buffered:
-            clauses.append(
-                (tantivy.Occur.MustNot, tantivy.Query.term_set_query(schema, "id", sorted(buffered)))
-            )
+        if buffered:  # buffered writes supersede the indexed chunks with their ids
+            replaced = tantivy.Query.term_set_query(schema, "id", sorted(buffered))
+            clauses.append((tantivy.Occur.MustNot, replaced))
         return tantivy.Query.boolean_query(clauses)
 
     def _buffered_hits(
