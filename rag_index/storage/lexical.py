@@ -386,7 +386,7 @@ class LexicalIndex:
                     holding[source][term] += count
         asked = set(terms)
         for write in buffered.values():
-            of = write.source  # parsed from the write's metadata: once
+            of = write.source
             if not write.deleted and of is not None and of in sources:
                 lengths[of] += 1
                 holding[of].update(asked.intersection((write.terms or "").split()))

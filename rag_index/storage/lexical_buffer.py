@@ -17,6 +17,7 @@ import math
 import sqlite3
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 from rag_index.storage.sqlite import connect, transaction
@@ -49,7 +50,7 @@ class Write:
         """Whether this write deletes the chunk."""
         return self.terms is None
 
-    @property
+    @cached_property  # parsed once per write: a search and a merge each ask for it more than once
     def source(self) -> str | None:
         """The file the chunk comes from (its ``source`` metadata), if it has one."""
         source = json.loads(self.meta).get("source")
