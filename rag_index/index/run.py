@@ -228,7 +228,7 @@ class Indexer:
                 batch.append(work)
                 if vectors is not None:
                     known.update(zip((c.metadata[TEXT_HASH_KEY] for c in work.chunks), vectors, strict=True))
-                if sum(len(w.chunks) for w in batch) >= WRITE_BATCH:
+                if _fills_write_batch(batch):
                     write(batch)
                     batch = []
             if batch:
@@ -263,11 +263,16 @@ class Indexer:
                 yield change, None
 
 
+def _fills_write_batch(changes: list[SourceChange]) -> bool:
+    """Whether these files' chunks make a write batch: the writer and the embedder close groups alike."""
+    return sum(len(change.chunks) for change in changes) >= WRITE_BATCH
+
+
 def _embedded(
     works: Generator[Embedded, None, None], embed: Callable[[list[Chunk]], np.ndarray]
 ) -> Generator[Embedded, None, None]:
-    """Each file with its vectors, embedded in groups of at least WRITE_BATCH chunks: the groups the
-    driver writes together (its batches close at the same file), so the encoder keeps wide batches."""
+    """Each file with its vectors, embedded in the groups the driver writes together (both close a group
+    at the same file: _fills_write_batch), so the encoder keeps wide batches."""
     group: list[SourceChange] = []
 
     def embedded_group() -> Generator[Embedded, None, None]:
@@ -280,7 +285,7 @@ def _embedded(
     with contextlib.closing(works):
         for change, _ in works:
             group.append(change)
-            if sum(len(c.chunks) for c in group) >= WRITE_BATCH:
+            if _fills_write_batch(group):
                 yield from embedded_group()
                 group = []
         if group:
