@@ -105,13 +105,13 @@ class PoolingEmbedder:
         # and a cached OpenVINO conversion needs no torch model at all.
         self._model: torch.nn.Module | None = None
         self._backend: Backend | None = None
-        self._loading = threading.Lock()  # LangChain may call in from several threads at once
-        self._loading_model = threading.Lock()
+        # LangChain may call in from several threads at once; reentrant, as the backend loads the model.
+        self._loading = threading.RLock()
 
     @property
     def model(self) -> torch.nn.Module:
         """The transformers model (loaded on first use)."""
-        with self._loading_model:
+        with self._loading:
             if self._model is None:
                 from transformers import AutoModel
 
