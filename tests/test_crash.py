@@ -214,8 +214,15 @@ def test_a_lock_held_by_a_killed_process_is_free(tmp_path: Path) -> None:
         pass
 
 
-def test_killed_from_outside_mid_run_converges_to_a_clean_run(tmp_path: Path, tiny_model: Path) -> None:
-    """No hook: a real SIGKILL from this process as soon as the run has recorded its first finished file."""
+@pytest.mark.parametrize("signum", [signal.SIGKILL, signal.SIGINT], ids=["kill -9", "ctrl-c"])
+def test_stopped_from_outside_mid_run_converges_to_a_clean_run(
+    tmp_path: Path, tiny_model: Path, signum: signal.Signals
+) -> None:
+    """No hook: a real signal from this process as soon as the run has recorded its first finished file.
+
+    SIGKILL stops it dead; SIGINT (Ctrl-C) stops the threads reading and embedding ahead, and the CLI
+    says so in one line, without a traceback, and exits 130.
+    """
     root, store = tmp_path / "docs", tmp_path / "store"
     root.mkdir()
     for i in range(20):
@@ -225,17 +232,22 @@ def test_killed_from_outside_mid_run_converges_to_a_clean_run(tmp_path: Path, ti
     for item in overrides(store, tiny_model):
         args += ["--set", item]
     SharedSystemClient.clear_system_cache()
-    process = subprocess.Popen(args, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    process = subprocess.Popen(args, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     manifest_file = build_store(config.store).state_file(".manifest.sqlite3")
     try:
         while process.poll() is None:
             if manifest_file.exists() and done_entries(manifest_file) > 0:
-                process.send_signal(signal.SIGKILL)
+                process.send_signal(signum)
                 break
             time.sleep(0.01)
     finally:
-        returncode = process.wait(timeout=300)
-    assert returncode == -signal.SIGKILL, "the run ended before it could be killed"
+        _, stderr = process.communicate(timeout=300)
+    if signum == signal.SIGKILL:
+        assert process.returncode == -signal.SIGKILL, "the run ended before it could be killed"
+    else:
+        assert process.returncode == 130, f"the run ended before Ctrl-C, or not by it: {stderr[-2000:]}"
+        assert stderr.strip().splitlines()[-1] == "rag-index: interrupted"
+        assert "Traceback" not in stderr
     SharedSystemClient.clear_system_cache()
     assert_manifest_claims_only_stored_chunks(config)
     index_with_config(root, config, progress=False)

@@ -5,11 +5,14 @@ from __future__ import annotations
 import json
 import logging
 import random
+import threading
 from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
+from rag_index.cancellation import Cancelled, cancelled_by
 from rag_index.embed.embedder import PoolingEmbedder
 from rag_index.embed.model_files import (
     ModelError,
@@ -218,3 +221,42 @@ def test_the_python_defaults_are_the_configs() -> None:
 def test_a_bad_constructor_value_is_a_config_error(settings: dict[str, object], message: str) -> None:
     with pytest.raises(ConfigError, match=message):
         PoolingEmbedder(**settings)
+
+
+def test_encoding_for_a_caller_that_left_stops_between_batches(tiny_model: Path) -> None:
+    """Ctrl-C while the indexer embeds ahead: the encoder stops at its next batch, not after all of them."""
+    embedder = PoolingEmbedder(
+        model=str(tiny_model), device="cpu", dtype="fp32", backend="torch", batch_size=1
+    )
+    forward = embedder.backend.forward
+    calls: list[int] = []
+    first_call, release = threading.Event(), threading.Event()
+
+    def held_forward(input_ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        calls.append(len(input_ids))
+        first_call.set()
+        release.wait(10)  # the first batch runs until the caller has left
+        return forward(input_ids, mask)
+
+    embedder.backend.forward = held_forward  # type: ignore[method-assign]
+    stop, outcome = threading.Event(), []
+
+    def encode_ahead() -> None:
+        with cancelled_by(stop):
+            try:
+                embedder.encode(mixed_texts(40))
+                outcome.append("finished")
+            except Cancelled:
+                outcome.append("cancelled")
+
+    worker = threading.Thread(target=encode_ahead)
+    worker.start()
+    assert first_call.wait(10)
+    stop.set()  # the caller leaves
+    release.set()
+    worker.join(10)
+    assert outcome == ["cancelled"]
+    # the held batch, and at most the one queued behind it (batch_size 1: 40 batches in all)
+    assert 1 <= len(calls) <= 2
+    embedder.backend.forward = forward  # type: ignore[method-assign]
+    assert embedder.encode(mixed_texts(3)).shape[0] == 3  # nothing outside cancelled_by is cancelled

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from rag_index.cancellation import Cancelled, cancelled_by, checkpoint
 from rag_index.index.prefetch import prefetched
 
 
@@ -61,3 +62,39 @@ def test_closing_the_consumer_stops_the_producer() -> None:
     items.close()  # what `with contextlib.closing(...)` does when the consumer fails
     assert stopped.wait(5)
     assert not any(t.name == "rag-index-prefetch" for t in threading.enumerate())
+
+
+def test_a_producer_between_its_items_stops_at_its_next_checkpoint() -> None:
+    """A long item (a group being embedded) is cut short at a checkpoint once the consumer has left."""
+    steps: list[int] = []
+    started, outcome = threading.Event(), []
+
+    def long_item() -> Iterator[int]:
+        yield 0
+        try:
+            for step in range(10_000):
+                started.set()
+                steps.append(step)
+                checkpoint()
+                time.sleep(0.001)
+            outcome.append("finished")
+        except Cancelled:
+            outcome.append("cancelled")
+            raise
+        yield 1
+
+    items = prefetched(long_item(), depth=1)
+    assert next(items) == 0
+    assert started.wait(5)
+    items.close()  # no error reaches anyone: the producer just stops
+    assert outcome == ["cancelled"] and len(steps) < 10_000
+    assert not any(t.name == "rag-index-prefetch" for t in threading.enumerate())
+
+
+def test_a_checkpoint_outside_a_cancellable_scope_does_nothing() -> None:
+    checkpoint()
+    done = threading.Event()
+    done.set()
+    with cancelled_by(done), pytest.raises(Cancelled):
+        checkpoint()
+    checkpoint()  # the scope is left: the thread's own work is not cancelled

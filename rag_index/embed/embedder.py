@@ -15,6 +15,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from rag_index.cancellation import checkpoint
 from rag_index.embed.backends import Backend, check_backend, make_backend
 from rag_index.embed.graph_pooling import GRAPH_POOLINGS
 from rag_index.embed.int8 import Calibration, calibration_key, calibration_texts
@@ -325,16 +326,20 @@ class PoolingEmbedder:
                 yield rows, input_ids, mask, backend.forward(input_ids, mask)
             return
         window = 2 * backend.parallel
-        with ThreadPoolExecutor(backend.parallel, thread_name_prefix="rag-index-encoder") as pool:
+        pool = ThreadPoolExecutor(backend.parallel, thread_name_prefix="rag-index-encoder")
+        try:
             pending: deque[tuple[tuple[np.ndarray, torch.Tensor, torch.Tensor], Future[torch.Tensor]]]
             pending = deque()
             for batch in self._batches(ids):
+                checkpoint()  # encoding ahead for a caller that left (Ctrl-C): stop between batches
                 pending.append((batch, pool.submit(backend.forward, batch[1], batch[2])))
                 if len(pending) >= window:
                     (rows, input_ids, mask), hidden = pending.popleft()
                     yield rows, input_ids, mask, hidden.result()
             for (rows, input_ids, mask), hidden in pending:
                 yield rows, input_ids, mask, hidden.result()
+        finally:  # after a failure or a cancellation, only the batches already running are waited for
+            pool.shutdown(cancel_futures=True)
 
     def _batches(self, ids: list[list[int]]) -> Iterator[tuple[np.ndarray, torch.Tensor, torch.Tensor]]:
         # Longest first, as sentence-transformers does: similar lengths share a batch, so little padding.

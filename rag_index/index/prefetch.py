@@ -7,6 +7,8 @@ import threading
 from collections.abc import Generator, Iterator
 from typing import TypeVar
 
+from rag_index.cancellation import Cancelled, cancelled_by
+
 T = TypeVar("T")
 
 _DONE = object()
@@ -16,7 +18,8 @@ def prefetched(items: Iterator[T], depth: int) -> Generator[T, None, None]:
     """The items of ``items`` in order, produced by a thread that stays at most ``depth`` items ahead.
 
     An exception in the producer is raised in the consumer at the point it happened. When the consumer
-    stops early (break, exception, garbage collection), the producer stops at its next item.
+    stops early (break, exception, garbage collection), the producer stops at its next item, or sooner at
+    its next checkpoint (see rag_index.cancellation): the encoder stops between batches.
     """
     ready: queue.Queue[object] = queue.Queue(maxsize=depth)
     stop = threading.Event()
@@ -32,9 +35,12 @@ def prefetched(items: Iterator[T], depth: int) -> Generator[T, None, None]:
 
     def produce() -> None:
         try:
-            for item in items:
-                if not offer(item):
-                    return
+            with cancelled_by(stop):
+                for item in items:
+                    if not offer(item):
+                        return
+        except Cancelled:  # the consumer left
+            return
         except BaseException as err:  # handed to the consumer, which raises it
             offer(_Failure(err))
             return
