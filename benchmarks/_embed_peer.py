@@ -29,7 +29,7 @@ def sentence_transformers(model: str, backend: str) -> Encode:
     return lambda texts: st.encode(texts, batch_size=32, normalize_embeddings=True)
 
 
-def rag_index(model: str, dtype: str, graph_pooling: bool = False) -> Encode:
+def rag_index(model: str, dtype: str, graph_pooling: bool = True) -> Encode:
     """rag-index's PoolingEmbedder as the CLI builds it (the default model, so no model argument)."""
     from rag_index.embed.embedder import PoolingEmbedder
 
@@ -84,8 +84,8 @@ def main() -> None:
             "fastembed": lambda: fastembed(model, extra),
             "rag-index": lambda: rag_index(model, "auto"),
             "rag-index-int8": lambda: rag_index(model, "int8"),
-            "rag-index-graph-pooling": lambda: rag_index(model, "auto", graph_pooling=True),
-            "rag-index-int8-graph-pooling": lambda: rag_index(model, "int8", graph_pooling=True),
+            "rag-index-torch-pooling": lambda: rag_index(model, "auto", graph_pooling=False),
+            "rag-index-int8-torch-pooling": lambda: rag_index(model, "int8", graph_pooling=False),
         }[peer]()
     except (ImportError, RuntimeError, OSError, ValueError) as err:  # reported by embed.py as skipped
         print(json.dumps({"skipped": f"{type(err).__name__}: {err}".splitlines()[0][:300]}))

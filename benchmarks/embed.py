@@ -32,8 +32,9 @@ from _common import emit, machine, median, scifact_corpus
 
 HERE = Path(__file__).resolve().parent
 PEERS = ("st-torch-fp32", "st-openvino", "fastembed", "rag-index", "rag-index-int8")
-# Not run unless named in --peers: embedder.graph_pooling on, to measure it against pooling in torch.
-EXTRA_PEERS = ("rag-index-graph-pooling", "rag-index-int8-graph-pooling")
+# Not run unless named in --peers: embedder.graph_pooling off (pooling in torch), to measure it against the
+# default (pooling in the OpenVINO graph).
+EXTRA_PEERS = ("rag-index-torch-pooling", "rag-index-int8-torch-pooling")
 OTHER_VENV = {"st-openvino", "fastembed"}  # optimum-intel, fastembed: their own pins
 REFERENCE = "st-torch-fp32"
 

@@ -418,6 +418,10 @@ def main(argv: Sequence[str] | None = None, checkpoint: Callable[[str], None] | 
     except KeyboardInterrupt:
         print("rag-index: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # the reader of the output left (`| head`): nothing went wrong here
+        # Python would report the pipe again when it flushes stdout at exit: flush into /dev/null instead.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141  # 128 + SIGPIPE: what the shell shows for a process the closed pipe stopped
 
 
 if __name__ == "__main__":

@@ -59,6 +59,31 @@ def test_plain_query_output_shows_score_source_and_preview(store: str) -> None:
     assert out.startswith("1. [") and QUESTIONS[0]["source"] in out.splitlines()[0]
 
 
+def test_a_reader_that_stops_early_gets_no_traceback(store: str) -> None:
+    """`rag-index query ... | head -1`: the closed pipe ends the command quietly."""
+    read_end, write_end = os.pipe()
+    command = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "rag_index.cli",
+            "query",
+            QUESTIONS[0]["question"],
+            "--set",
+            f"store.path={store}",
+        ],
+        cwd=REPO,
+        stdout=write_end,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    os.close(write_end)
+    os.close(read_end)  # the reader is gone before the first line is written
+    _, stderr = command.communicate(timeout=300)
+    assert command.returncode == 141, stderr
+    assert stderr == ""
+
+
 def test_reindexing_keeps_the_same_chunks(store: str) -> None:
     before = json.loads(rag_index("info", "--json", "--set", f"store.path={store}").stdout)
     rag_index("index", str(DATA), "--json", "--set", f"store.path={store}")

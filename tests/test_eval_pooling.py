@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pytest
 import torch
@@ -15,9 +17,17 @@ from rag_index.embed.pooling import get_pooling
 TEXTS = ["Espresso is brewed under pressure.", "Green tea", "Sourdough rises with wild yeast and bacteria."]
 
 
-def hidden_states(embedder: PoolingEmbedder, text: str) -> tuple[list[int], torch.Tensor]:
+@pytest.fixture(scope="module")
+def reference(embedder: PoolingEmbedder) -> Any:
+    """transformers' own tokenizer of the model."""
+    from transformers import AutoTokenizer
+
+    return AutoTokenizer.from_pretrained(embedder.model_path, local_files_only=True)
+
+
+def hidden_states(embedder: PoolingEmbedder, tokenizer: Any, text: str) -> tuple[list[int], torch.Tensor]:
     """Token ids and last hidden states of one text, straight from the model."""
-    encoded = embedder.tokenizer(text, return_tensors="pt")
+    encoded = tokenizer(text, return_tensors="pt")
     with torch.inference_mode():
         hidden = embedder.model(**encoded).last_hidden_state[0]
     return encoded["input_ids"][0].tolist(), hidden
@@ -27,29 +37,29 @@ def unit(vector: torch.Tensor) -> np.ndarray:
     return F.normalize(vector.float(), dim=0).numpy()
 
 
-def test_mean_no_special_leaves_out_cls_and_sep(embedder: PoolingEmbedder) -> None:
+def test_mean_no_special_leaves_out_cls_and_sep(embedder: PoolingEmbedder, reference: Any) -> None:
     vectors = embedder.encode_pooled(TEXTS, ["mean_no_special", "mean"])
     for row, text in enumerate(TEXTS):
-        ids, hidden = hidden_states(embedder, text)
-        assert ids[0] == embedder.tokenizer.cls_token_id and ids[-1] == embedder.tokenizer.sep_token_id
+        ids, hidden = hidden_states(embedder, reference, text)
+        assert ids[0] == reference.cls_token_id and ids[-1] == reference.sep_token_id
         np.testing.assert_allclose(vectors["mean_no_special"][row], unit(hidden[1:-1].mean(0)), atol=1e-5)
         np.testing.assert_allclose(vectors["mean"][row], unit(hidden.mean(0)), atol=1e-5)
 
 
-def test_idf_mean_weighs_tokens_by_corpus_idf(embedder: PoolingEmbedder) -> None:
+def test_idf_mean_weighs_tokens_by_corpus_idf(embedder: PoolingEmbedder, reference: Any) -> None:
     corpus = ["the tea", "the coffee", "the bread", "green tea"]
     try:
         idf = embedder.fit_idf(corpus)
-        the, green = embedder.tokenizer.convert_tokens_to_ids(["the", "green"])
+        the, green = reference.convert_tokens_to_ids(["the", "green"])
         # smoothed idf: log((N + 1) / (df + 1)) + 1 with N = 4; [CLS] is in every text
         assert idf[the].item() == pytest.approx(np.log(5 / 4) + 1)
         assert idf[green].item() == pytest.approx(np.log(5 / 2) + 1)
-        assert idf[embedder.tokenizer.cls_token_id].item() == pytest.approx(1.0)
+        assert idf[reference.cls_token_id].item() == pytest.approx(1.0)
         vectors = embedder.encode_pooled(TEXTS, ["idf_mean"])["idf_mean"]
     finally:
         embedder.idf = None  # the session embedder is shared with other tests
     for row, text in enumerate(TEXTS):
-        ids, hidden = hidden_states(embedder, text)
+        ids, hidden = hidden_states(embedder, reference, text)
         weights = idf[ids].unsqueeze(1)
         np.testing.assert_allclose(vectors[row], unit((hidden * weights).sum(0) / weights.sum()), atol=1e-5)
 

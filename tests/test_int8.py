@@ -10,6 +10,7 @@ import pytest
 
 import rag_index.embed.backends as backends
 import rag_index.embed.int8 as int8
+from rag_index.embed.cache import CACHE_ENV
 from rag_index.embed.embedder import PoolingEmbedder
 from rag_index.errors import ConfigError
 from tests.test_embedder import mixed_texts
@@ -34,7 +35,7 @@ def few_texts(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def int8_embedder(model: str | None, cache: Path, monkeypatch: pytest.MonkeyPatch) -> PoolingEmbedder:
     """model at dtype int8, keeping its models in the cache folder (RAG_INDEX_CACHE)."""
-    monkeypatch.setenv(backends.CACHE_ENV, str(cache))
+    monkeypatch.setenv(CACHE_ENV, str(cache))
     return PoolingEmbedder(model, device="cpu", dtype="int8")
 
 

@@ -1,24 +1,30 @@
-"""Encoder backends: what runs the transformer's forward pass (torch, or OpenVINO compiled for bf16)."""
+"""Encoder backends: what runs the transformer's forward pass (torch, or OpenVINO compiled for bf16).
+
+Batches come in as numpy arrays. The OpenVINO path imports torch only to convert the model, once.
+"""
 
 from __future__ import annotations
 
-import glob
 import logging
-import os
 import queue
 import re
 import shutil
 import warnings
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, ClassVar, Protocol
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
-import torch
+import numpy as np
 
+from rag_index.embed.cache import cache_root, save_folder
 from rag_index.embed.graph_pooling import with_pooling
 from rag_index.embed.int8 import Calibration, check_nncf, quantize
+from rag_index.embed.runtime import device_type
 from rag_index.embed.settings import BACKENDS
 from rag_index.errors import ConfigError
+
+if TYPE_CHECKING:
+    import torch
 
 log = logging.getLogger(__name__)
 
@@ -36,8 +42,9 @@ class Backend(Protocol):
     parallel: int  # batches it runs at once, each called from its own thread
     pooled: bool  # forward returns pooled (and normalized, if asked) vectors: see graph_pooling.py
 
-    def forward(self, input_ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        """Last hidden states, shape (batch, tokens, hidden); or (batch, hidden) when pooled."""
+    def forward(self, input_ids: np.ndarray, mask: np.ndarray) -> Any:
+        """Last hidden states, shape (batch, tokens, hidden), as a torch tensor (torch) or a float32 array
+        (openvino); with pooled, float32 vectors of shape (batch, hidden)."""
         ...
 
 
@@ -47,36 +54,22 @@ class TorchBackend:
     parallel = 1  # torch spreads one batch over every core (or the GPU) itself
     pooled = False
 
-    def __init__(self, model: torch.nn.Module) -> None:
+    def __init__(self, model: torch.nn.Module, device: str) -> None:
         self.model = model
+        self.device = device
 
-    @torch.inference_mode()  # here, not in the caller: inference mode is per thread
-    def forward(self, input_ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        """Last hidden states from the torch model."""
-        return self.model(input_ids=input_ids, attention_mask=mask).last_hidden_state
+    def forward(self, input_ids: np.ndarray, mask: np.ndarray) -> torch.Tensor:
+        """Last hidden states from the torch model, on its device."""
+        import torch
 
-
-class _HiddenStates(torch.nn.Module):
-    """The model with a plain tensor output, which is what OpenVINO's converter traces."""
-
-    def __init__(self, model: torch.nn.Module) -> None:
-        super().__init__()
-        self.model = model
-
-    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
-        return self.model(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
-
-
-CACHE_ENV = "RAG_INDEX_CACHE"
+        with torch.inference_mode():  # here, not in the caller: inference mode is per thread
+            ids, attention = (torch.from_numpy(a).to(self.device) for a in (input_ids, mask))
+            return self.model(input_ids=ids, attention_mask=attention).last_hidden_state
 
 
 def openvino_cache_root() -> Path:
-    """Where converted (and int8) OpenVINO models are kept: $RAG_INDEX_CACHE/openvino when set, else
-    $XDG_CACHE_HOME/rag-index/openvino (~/.cache by default)."""
-    if os.environ.get(CACHE_ENV):
-        return Path(os.environ[CACHE_ENV]).expanduser() / "openvino"
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "rag-index" / "openvino"
+    """Where converted (and int8) OpenVINO models are kept: the cache's openvino folder (see cache.py)."""
+    return cache_root() / "openvino"
 
 
 class OpenVINOBackend:
@@ -93,16 +86,12 @@ class OpenVINOBackend:
     (load_model) only to convert it: a cached conversion starts without it, 3 s sooner.
     """
 
-    PRECISIONS: ClassVar[dict[torch.dtype, str]] = {
-        torch.float32: "f32",
-        torch.bfloat16: "bf16",
-        torch.float16: "f16",
-    }
+    PRECISIONS: ClassVar[dict[str, str]] = {"fp32": "f32", "bf16": "bf16", "fp16": "f16"}
 
     def __init__(
         self,
         load_model: Callable[[], torch.nn.Module],
-        dtype: torch.dtype,
+        dtype: str,
         threads: int | None = None,
         cache_dir: Path | None = None,
         calibration: Calibration | None = None,
@@ -141,11 +130,23 @@ class OpenVINOBackend:
             self._idle.put(compiled.create_infer_request())
         # The first inference of a process sets up state in OpenVINO's Python bindings; two encoder threads
         # doing it at once deadlocked once in nine test runs. One tiny batch, alone, sets it up first.
-        tiny = torch.ones(1, 2, dtype=torch.long)
+        tiny = np.ones((1, 2), dtype=np.int64)
         self.forward(tiny, tiny)
 
     @staticmethod
     def _convert(ov: Any, model: torch.nn.Module) -> Any:
+        import torch
+
+        class HiddenStates(torch.nn.Module):
+            """The model with a plain tensor output, which is what OpenVINO's converter traces."""
+
+            def __init__(self) -> None:
+                super().__init__()
+                self.model = model
+
+            def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+                return self.model(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+
         example = {
             "input_ids": torch.ones(2, 16, dtype=torch.long),
             "attention_mask": torch.ones(2, 16, dtype=torch.long),
@@ -156,7 +157,7 @@ class OpenVINOBackend:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             return ov.convert_model(
-                _HiddenStates(model),
+                HiddenStates(),
                 example_input=example,
                 input=[("input_ids", [-1, -1], ov.Type.i64), ("attention_mask", [-1, -1], ov.Type.i64)],
             )
@@ -192,53 +193,26 @@ class OpenVINOBackend:
 
     @staticmethod
     def _save(ov: Any, converted: Any, cache_dir: Path) -> None:
-        # Written beside the final folder, then renamed: another process never reads half a model.
-        discard_abandoned(cache_dir)
-        partial = cache_dir.with_name(f"{cache_dir.name}.{os.getpid()}.partial")
-        try:
-            partial.mkdir(parents=True, exist_ok=True)
-            ov.save_model(converted, str(partial / "encoder.xml"), compress_to_fp16=False)
-            partial.rename(cache_dir)
-        except OSError as err:  # a read-only home or a race lost to another process: only speed is lost
-            log.debug("not caching the OpenVINO model in %s: %s", cache_dir, err)
-            shutil.rmtree(partial, ignore_errors=True)
+        save_folder(
+            cache_dir,
+            lambda folder: ov.save_model(converted, str(folder / "encoder.xml"), compress_to_fp16=False),
+        )
 
-    def forward(self, input_ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    def forward(self, input_ids: np.ndarray, mask: np.ndarray) -> np.ndarray:
         """Last hidden states (float32) from the compiled OpenVINO model, or pooled vectors (see pooled)."""
-        inputs = {"input_ids": input_ids.numpy(), "attention_mask": mask.numpy()}
+        inputs = {"input_ids": input_ids, "attention_mask": mask}
         request = self._idle.get()
         try:
             # share_outputs=False copies the result out of the request's buffer, which the next call reuses.
             result = request.infer(inputs, share_outputs=False)
         finally:
             self._idle.put(request)
-        return torch.from_numpy(result[0])
+        return np.asarray(result[0])
 
 
-def discard_abandoned(cache_dir: Path) -> None:
-    """Remove the half-written copies of cache_dir that processes killed while saving left behind.
-
-    Each is named after its writer's pid; one whose process is gone is never renamed into place.
-    """
-    for partial in cache_dir.parent.glob(f"{glob.escape(cache_dir.name)}.*.partial"):
-        pid = partial.name[len(cache_dir.name) + 1 : -len(".partial")]
-        if pid.isdigit() and not _alive(int(pid)):
-            shutil.rmtree(partial, ignore_errors=True)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # another user's process
-        return True
-    return True
-
-
-def resolve_backend(device: torch.device) -> str:
+def resolve_backend(device: str) -> str:
     """'auto' means openvino on the CPU when the package is installed, else torch."""
-    if device.type != "cpu":
+    if device_type(device) != "cpu":
         return "torch"
     try:
         import openvino  # noqa: F401
@@ -248,14 +222,14 @@ def resolve_backend(device: torch.device) -> str:
     return "openvino"
 
 
-def check_backend(name: str, device: torch.device, int8: bool = False) -> str:
+def check_backend(name: str, device: str, int8: bool = False) -> str:
     """The backend name means on device ('auto' resolved); BackendError when it cannot run there.
 
     Checked before the model loads, so a wrong setting fails at once rather than at the first batch.
     int8 (embedder.dtype: int8) needs OpenVINO on the CPU and the nncf package.
     """
     if int8:
-        if device.type != "cpu":
+        if device_type(device) != "cpu":
             raise BackendError(
                 f"embedder.dtype: int8 runs on the CPU (OpenVINO), not {device}; set embedder.device: cpu "
                 "or another embedder.dtype (bf16 on a GPU)"
@@ -269,7 +243,7 @@ def check_backend(name: str, device: torch.device, int8: bool = False) -> str:
     if name not in BACKENDS:
         raise BackendError(f"embedder.backend: {name!r} is not one of {', '.join(BACKENDS)}")
     if name == "openvino":
-        if device.type != "cpu":
+        if device_type(device) != "cpu":
             raise BackendError(
                 f"embedder.backend: openvino runs on the CPU, not {device}; set embedder.device: cpu "
                 "or embedder.backend: torch"
@@ -287,8 +261,8 @@ def check_backend(name: str, device: torch.device, int8: bool = False) -> str:
 def make_backend(
     name: str,
     load_model: Callable[[], torch.nn.Module],
-    dtype: torch.dtype,
-    device: torch.device,
+    dtype: str,
+    device: str,
     threads: int | None = None,
     cache_key: str | None = None,
     calibration: Calibration | None = None,
@@ -303,6 +277,6 @@ def make_backend(
     (openvino) keep the result under that name, and convert again when it changes.
     """
     if check_backend(name, device, int8=calibration is not None) == "torch":
-        return TorchBackend(load_model())
+        return TorchBackend(load_model(), device)
     cache_dir = openvino_cache_root() / cache_key if cache_key else None
     return OpenVINOBackend(load_model, dtype, threads, cache_dir, calibration, pooling)

@@ -3,17 +3,16 @@
 from __future__ import annotations
 
 import contextlib
+import importlib.metadata
 import logging
 import threading
 from collections import deque
 from collections.abc import Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from functools import cached_property
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import torch
-import torch.nn.functional as F
 
 from rag_index.cancellation import checkpoint
 from rag_index.embed.backends import Backend, check_backend, make_backend
@@ -30,13 +29,19 @@ from rag_index.embed.runtime import (
     ONE_TORCH_THREAD,
     TorchThreads,
     cpu_has_int8_dot,
+    device_type,
     resolve_batch_tokens,
     resolve_device,
     resolve_dtype,
+    torch_dtype,
 )
 from rag_index.embed.settings import EmbedderConfig
+from rag_index.embed.tokenizer import load_tokenizer
 from rag_index.errors import ConfigError
 from rag_index.settings import validated
+
+if TYPE_CHECKING:
+    import torch
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +52,11 @@ IDF_MEAN_ONLY_IN_EVAL = (
 
 
 class PoolingEmbedder:
-    """Turns texts into float32 vectors with a local transformers encoder and a pooling strategy."""
+    """Turns texts into float32 vectors with a local transformers encoder and a pooling strategy.
+
+    On the CPU with OpenVINO (the default there), once the model's conversion and tokenizer are cached,
+    neither torch nor transformers is imported: a process starts about 2 s sooner.
+    """
 
     idf: torch.Tensor | None = None  # per token id weights for idf_mean, set by fit_idf
 
@@ -58,8 +67,6 @@ class PoolingEmbedder:
         ConfigError naming the key, e.g.
         ``embedder.dtype: 'float32' is not one of auto, bf16, fp16, fp32, int8``.
         """
-        from transformers import AutoConfig, AutoTokenizer
-
         self.settings = config = validated(EmbedderConfig, {"model": model, **settings}, "embedder.")
         self.model_path = resolve_model_path(model)
         self.model_name = model or "sentence-transformers/all-MiniLM-L6-v2"
@@ -81,25 +88,15 @@ class PoolingEmbedder:
         if self.int8 and not cpu_has_int8_dot():
             log.warning("embedder.dtype: int8 on a CPU without VNNI or AMX: likely no faster than bf16/fp32")
         self.threads = config.threads
-        self.graph_pooling = config.graph_pooling
-        if self.graph_pooling and (self.backend_name != "openvino" or self.pooling not in GRAPH_POOLINGS):
-            raise ConfigError(
-                f"embedder.graph_pooling: needs embedder.backend openvino and pooling "
-                f"{' or '.join(GRAPH_POOLINGS)}, not {self.backend_name} and {self.pooling}"
-            )
-        self.tokenizer = AutoTokenizer.from_pretrained(
-            self.model_path, local_files_only=True, trust_remote_code=trust_remote_code
+        # Where the graph can pool (OpenVINO; see graph_pooling.py), it does; elsewhere torch pools.
+        self.graph_pooling = (
+            config.graph_pooling and self.backend_name == "openvino" and self.pooling in GRAPH_POOLINGS
         )
-        # A fast tokenizer sets its truncation on the shared Rust object at every call, so concurrent
-        # calls (chunking beside encoding, LangChain's batch) get each other's settings: one at a time.
-        self._tokenizing = threading.Lock()
-        self.config = AutoConfig.from_pretrained(
-            self.model_path, local_files_only=True, trust_remote_code=trust_remote_code
-        )
-        model_limit = int(getattr(self.config, "max_position_embeddings", 512))
+        self.tokenizer, self.facts = load_tokenizer(self.model_path, trust_remote_code)
+        model_limit = self.facts.max_position_embeddings
         own_limit = config.max_length or max_sequence_length(self.model_path, model_limit)
         self.max_length = min(own_limit, model_limit)
-        self.dimension = int(self.config.hidden_size)
+        self.dimension = self.facts.hidden_size
         self.calibration = self._calibration() if self.int8 else None
         self.truncated = 0  # texts cut to max_length so far; chunkers are sized so this stays 0
         # The weights load on first use: an unchanged re-index needs the tokenizer and the fingerprint only,
@@ -118,12 +115,11 @@ class PoolingEmbedder:
 
                 self._model = AutoModel.from_pretrained(
                     self.model_path,
-                    config=self.config,
                     local_files_only=True,
                     use_safetensors=True,
                     trust_remote_code=self.trust_remote_code,
                     # OpenVINO converts fp32 weights and applies the precision itself when it compiles.
-                    dtype=torch.float32 if self.backend_name == "openvino" else self.dtype,
+                    dtype=torch_dtype("fp32" if self.backend_name == "openvino" else self.dtype),
                 ).to(self.device)
                 self._model.eval()
             return self._model
@@ -149,9 +145,7 @@ class PoolingEmbedder:
 
     def _conversion_key(self) -> str:
         # A converted model (OpenVINO) is valid for these weights traced by this transformers version.
-        import transformers
-
-        return f"{self.weights}-transformers-{transformers.__version__}"
+        return f"{self.weights}-transformers-{importlib.metadata.version('transformers')}"
 
     @cached_property
     def weights(self) -> str:
@@ -176,7 +170,7 @@ class PoolingEmbedder:
     def max_content_tokens(self) -> int:
         """Tokens a document chunk may hold: max_length less special tokens and the document prefix."""
         prefix_tokens = len(self.token_spans(self.document_prefix)) if self.document_prefix else 0
-        return self.max_length - self.tokenizer.num_special_tokens_to_add(pair=False) - prefix_tokens
+        return self.max_length - self.tokenizer.special_tokens - prefix_tokens
 
     @property
     def fingerprint(self) -> dict[str, Any]:
@@ -202,9 +196,7 @@ class PoolingEmbedder:
 
     def token_spans(self, text: str) -> list[tuple[int, int]]:
         """Character spans of the tokens of text, special tokens excluded (what chunkers count)."""
-        # verbose=False: a whole document is longer than the model's limit, and only its chunks are encoded.
-        encoded = self._tokens(text, add_special_tokens=False, return_offsets_mapping=True, verbose=False)
-        return [(start, end) for start, end in encoded["offset_mapping"] if end > start]
+        return self.tokenizer.spans(text)
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
         """Vectors of shape (len(texts), dimension), float32, in the order of texts."""
@@ -228,16 +220,22 @@ class PoolingEmbedder:
         if self.graph_pooling and list(poolings) != [self.pooling]:
             raise ConfigError(
                 f"embedder.graph_pooling: the graph pools with {self.pooling} only; "
-                f"turn it off to compare poolings ({', '.join(poolings)})"
+                f"set it to false to compare poolings ({', '.join(poolings)})"
             )
         ids = self._tokenize(texts)
+        if self.graph_pooling:  # pooled and normalized by the graph: no torch at all
+            for rows, _, _, vectors in self._hidden_states(ids):
+                out[self.pooling][rows] = vectors
+            return out
+        import torch
+        import torch.nn.functional as F
+
         # A backend that runs batches side by side owns the cores; pooling is light work.
-        owned = self.backend.parallel > 1 and self.device.type == "cpu"
+        owned = self.backend.parallel > 1 and device_type(self.device) == "cpu"
         with self._torch_threads(owned), torch.inference_mode():
-            for rows, input_ids, mask, hidden in self._hidden_states(ids):
-                if self.backend.pooled:  # pooled and normalized by the graph
-                    out[self.pooling][rows] = hidden.numpy()
-                    continue
+            for rows, ids_array, mask_array, states in self._hidden_states(ids):
+                hidden = torch.as_tensor(states)
+                input_ids, mask = (torch.from_numpy(a).to(hidden.device) for a in (ids_array, mask_array))
                 for name, pool in functions.items():
                     pooled = pool(hidden, self.token_weights(name, input_ids, mask)).float()
                     if self.normalize:
@@ -256,9 +254,10 @@ class PoolingEmbedder:
 
         Smoothed as scikit-learn's TfidfVectorizer does, so a token absent from the corpus still weighs > 0.
         """
-        vocab = max(len(self.tokenizer), int(getattr(self.config, "vocab_size", 0)))
-        df = np.zeros(vocab, dtype=np.float64)
-        ids = self._tokens(list(texts), truncation=True, max_length=self.max_length)["input_ids"]
+        import torch
+
+        df = np.zeros(self.facts.vocab_size, dtype=np.float64)
+        ids, _ = self.tokenizer.ids(texts, self.max_length)
         for row in ids:
             df[np.unique(row)] += 1
         idf = np.log((len(ids) + 1) / (df + 1)) + 1
@@ -267,8 +266,10 @@ class PoolingEmbedder:
 
     def token_weights(self, pooling: str, input_ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """What a pooling weighs tokens with: the attention mask, or weights (idf_mean, mean_no_special)."""
+        import torch
+
         if pooling == "mean_no_special":
-            special = torch.tensor(self.tokenizer.all_special_ids, device=input_ids.device)
+            special = torch.tensor(self.tokenizer.special_ids, device=input_ids.device)
             return mask * ~torch.isin(input_ids, special)
         if pooling == "idf_mean":
             if self.idf is None:
@@ -276,35 +277,10 @@ class PoolingEmbedder:
             return mask * self.idf.to(input_ids.device)[input_ids]
         return mask
 
-    def _tokens(self, texts: str | list[str], **options: Any) -> Any:
-        """The tokenizer's output for texts, one call at a time (see __init__)."""
-        with self._tokenizing:
-            return self.tokenizer(texts, **options)
-
     def _tokenize(self, texts: Sequence[str]) -> list[list[int]]:
-        limit = self.max_length
-        encoded = self._tokens(list(texts), truncation=True, max_length=limit, return_overflowing_tokens=True)
-        # A fast tokenizer returns each text's first `limit` tokens (closing special token included), then
-        # the rest as overflow rows, in text order: a text with overflow rows was truncated.
-        sample = encoded.get("overflow_to_sample_mapping")
-        if sample is None:
-            return self._tokenize_slow(texts)
-        rows = encoded["input_ids"]
-        firsts = [r for r in range(len(rows)) if r == 0 or sample[r] != sample[r - 1]]
-        self._count_truncated(len({sample[r] for r in range(1, len(rows)) if sample[r] == sample[r - 1]}))
-        return [rows[r] for r in firsts]
-
-    def _tokenize_slow(self, texts: Sequence[str]) -> list[list[int]]:
-        # A Python tokenizer has no overflow mapping: tokenize one token past the limit, and tokenize
-        # the rows that reach it again at the limit, so that they keep their closing special token.
-        limit = self.max_length
-        ids: list[list[int]] = self._tokens(list(texts), truncation=True, max_length=limit + 1)["input_ids"]
-        cut = [i for i, row in enumerate(ids) if len(row) > limit]
-        if cut:
-            again = self._tokens([texts[i] for i in cut], truncation=True, max_length=limit)["input_ids"]
-            for i, row in zip(cut, again, strict=True):
-                ids[i] = row
-        self._count_truncated(len(cut))
+        """Each text's token ids, cut at max_length (counted in truncated)."""
+        ids, cut = self.tokenizer.ids(texts, self.max_length)
+        self._count_truncated(cut)
         return ids
 
     def _count_truncated(self, count: int) -> None:
@@ -314,7 +290,7 @@ class PoolingEmbedder:
 
     def _hidden_states(
         self, ids: list[list[int]]
-    ) -> Iterator[tuple[np.ndarray, torch.Tensor, torch.Tensor, torch.Tensor]]:
+    ) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray, Any]]:
         """Each batch with its last hidden states, in order, while the backend runs the next ones.
 
         Up to backend.parallel batches are in the backend at once (OpenVINO runs one per stream), and
@@ -328,7 +304,7 @@ class PoolingEmbedder:
         window = 2 * backend.parallel
         pool = ThreadPoolExecutor(backend.parallel, thread_name_prefix="rag-index-encoder")
         try:
-            pending: deque[tuple[tuple[np.ndarray, torch.Tensor, torch.Tensor], Future[torch.Tensor]]]
+            pending: deque[tuple[tuple[np.ndarray, np.ndarray, np.ndarray], Future[Any]]]
             pending = deque()
             for batch in self._batches(ids):
                 checkpoint()  # encoding ahead for a caller that left (Ctrl-C): stop between batches
@@ -341,14 +317,14 @@ class PoolingEmbedder:
         finally:  # after a failure or a cancellation, only the batches already running are waited for
             pool.shutdown(cancel_futures=True)
 
-    def _batches(self, ids: list[list[int]]) -> Iterator[tuple[np.ndarray, torch.Tensor, torch.Tensor]]:
+    def _batches(self, ids: list[list[int]]) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
         # Longest first, as sentence-transformers does: similar lengths share a batch, so little padding.
         # A batch grows while its padded size (rows x longest row) stays within batch_tokens, so short
         # texts go many to a batch and long ones few, up to batch_size rows.
         # Always pad on the right: BERT-style models number positions from the first column, and for
         # causal models the padding after the last real token cannot be attended to.
         order = np.argsort([-len(row) for row in ids], kind="stable")
-        pad_id = self.tokenizer.pad_token_id or 0
+        pad_id = self.tokenizer.pad_id
         start = 0
         while start < len(order):
             width = len(ids[order[start]])  # the longest row of the batch, since lengths descend
@@ -360,8 +336,4 @@ class PoolingEmbedder:
             for r, i in enumerate(rows):
                 input_ids[r, : len(ids[i])] = ids[i]
                 mask[r, : len(ids[i])] = 1
-            yield (
-                rows,
-                torch.from_numpy(input_ids).to(self.device),
-                torch.from_numpy(mask).to(self.device),
-            )
+            yield rows, input_ids, mask

@@ -120,12 +120,15 @@ def weights_hash(path: Path) -> str:
     return digest.hexdigest()[:16]
 
 
+STATE_SUFFIXES = {".json", ".txt", ".model"}  # configs, vocabularies (vocab.txt, merges.txt), sentencepiece
+
+
 def model_state(path: Path) -> str:
     """A short hash of what the model folder says about itself: its JSON files (architecture, pooling,
-    lengths), its weights (see weights_hash) and the transformers version that reads them. Read without
-    importing transformers or torch."""
+    lengths, tokenizer), its vocabularies, its weights (see weights_hash) and the transformers version that
+    reads them. Read without importing transformers or torch."""
     digest = hashlib.sha256(weights_hash(path).encode())
     digest.update(importlib.metadata.version("transformers").encode())
-    for file in sorted(path.rglob("*.json")):
+    for file in sorted(f for f in path.rglob("*") if f.suffix in STATE_SUFFIXES and f.is_file()):
         digest.update(file.relative_to(path).as_posix().encode() + b"\0" + file.read_bytes())
     return digest.hexdigest()[:16]

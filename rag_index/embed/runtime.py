@@ -1,20 +1,52 @@
-"""Where and how the encoder runs: device, dtype, batch budget, and torch's thread count while encoding."""
+"""Where and how the encoder runs: device, dtype, batch budget, and torch's thread count while encoding.
+
+Devices and dtypes are names ("cpu", "cuda:1"; "fp32", "bf16", "fp16") so that the OpenVINO path never
+imports torch (about 1 s per process); torch is imported where it runs the model.
+"""
 
 from __future__ import annotations
 
+import importlib.util
+import re
 import threading
 from pathlib import Path
-
-import torch
-
-TORCH_DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
+from typing import Any
 
 
-def resolve_device(device: str) -> torch.device:
+def torch_dtype(name: str) -> Any:
+    """The torch dtype of a dtype name."""
+    import torch
+
+    return {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}[name]
+
+
+def device_type(device: str) -> str:
+    """'cuda' of 'cuda:1'."""
+    return device.split(":", 1)[0]
+
+
+def resolve_device(device: str) -> str:
     """'auto' means CUDA when present, else the CPU."""
     if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(device)
+        return "cuda" if cuda_available() else "cpu"
+    return device
+
+
+def cuda_available() -> bool:
+    """Whether torch sees a CUDA (or ROCm) GPU. A CPU-only build of torch says so in its version file,
+    read without importing torch."""
+    spec = importlib.util.find_spec("torch")
+    if spec is None or not spec.origin:
+        return False
+    try:
+        version = (Path(spec.origin).parent / "version.py").read_text(encoding="utf-8")
+    except OSError:
+        version = ""
+    if version and all(re.search(rf"^{name}\b[^=]*=\s*None\s*$", version, re.M) for name in ("cuda", "hip")):
+        return False
+    import torch
+
+    return bool(torch.cuda.is_available())
 
 
 def _cpu_flags() -> str:
@@ -36,22 +68,24 @@ def cpu_has_int8_dot() -> bool:
     return any(flag in flags for flag in ("avx512_vnni", "avx_vnni", "amx_int8"))
 
 
-def resolve_dtype(dtype: str, device: torch.device) -> torch.dtype:
+def resolve_dtype(dtype: str, device: str) -> str:
     """'auto' means bf16 where the hardware runs it natively (CUDA, AVX-512 BF16 CPUs), else fp32.
 
     For 'int8', the precision of what stays in floating point (as for 'auto'): the quantized matmuls are int8.
     """
     if dtype not in ("auto", "int8"):
-        return TORCH_DTYPES[dtype]
-    if device.type == "cuda":
-        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
-    return torch.bfloat16 if cpu_has_native_bf16() else torch.float32
+        return dtype
+    if device_type(device) == "cuda":
+        import torch
+
+        return "bf16" if torch.cuda.is_bf16_supported() else "fp16"
+    return "bf16" if cpu_has_native_bf16() else "fp32"
 
 
-def resolve_batch_tokens(device: torch.device) -> int:
+def resolve_batch_tokens(device: str) -> int:
     """Padded tokens per batch when unset: small batches on the CPU, where OpenVINO runs one per stream
     (2,048 gave 15.0k tokens/s against 14.6k with 8,192), large ones on a GPU, which wants wide work."""
-    return 16384 if device.type == "cuda" else 2048
+    return 16384 if device_type(device) == "cuda" else 2048
 
 
 class TorchThreads:
@@ -70,6 +104,8 @@ class TorchThreads:
         self._saved = 1
 
     def __enter__(self) -> None:
+        import torch
+
         with self._lock:
             if self._inside == 0:
                 self._saved = torch.get_num_threads()
@@ -77,6 +113,8 @@ class TorchThreads:
             self._inside += 1
 
     def __exit__(self, *exc: object) -> None:
+        import torch
+
         with self._lock:
             self._inside -= 1
             if self._inside == 0:

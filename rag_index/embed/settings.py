@@ -31,9 +31,10 @@ class EmbedderConfig(Section):
     # auto: openvino on the CPU when installed (2.5x sentence-transformers fp32 here), else torch
     backend: str = "auto"
     threads: int | None = Field(default=None, gt=0)  # None: torch's default, one per core
-    # OpenVINO: mean pooling and normalization inside the compiled graph (returns [batch, hidden]).
-    # Off until measured against pooling in torch; same vectors either way (fingerprint unchanged).
-    graph_pooling: bool = False
+    # OpenVINO with mean or cls pooling: pooling and normalization inside the compiled graph, so that the
+    # CPU path needs no torch (a process starts 2 s sooner); as fast, same vectors (fingerprint unchanged).
+    # Elsewhere torch pools whatever this says.
+    graph_pooling: bool = True
 
     @field_validator("dtype")
     @classmethod

@@ -398,7 +398,8 @@ def evaluate_points(
     results: dict[int, PointResult] = {}
     for group in groups.values():
         config = group[0].config
-        embedder_config = config.embedder.model_copy(update={"pooling": "auto"})
+        # One forward pass serves every pooling of the group: torch pools the hidden states.
+        embedder_config = config.embedder.model_copy(update={"pooling": "auto", "graph_pooling": False})
         shared = embedder_config.model_dump_json()
         if shared not in embedders:
             embedders[shared] = build_embedder(embedder_config)
