@@ -16,6 +16,7 @@ import shutil
 import threading
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
+from importlib.metadata import version
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -114,7 +115,9 @@ class TransformersTokenizer:
 
 def load_tokenizer(path: Path, trust_remote_code: bool) -> tuple[Tokenizer, ModelFacts]:
     """The model folder's tokenizer and facts: from the cache, else from transformers (then cached)."""
-    folder = cache_root() / "tokenizers" / model_state(path)
+    # The model folder's files and transformers' version decide what transformers builds; tokenizers' version
+    # how it is saved and read.
+    folder = cache_root() / "tokenizers" / f"{model_state(path)}-tokenizers-{version('tokenizers')}"
     if not trust_remote_code and (cached := _cached(folder)) is not None:
         return cached
     from transformers import AutoConfig, AutoTokenizer
