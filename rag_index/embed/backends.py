@@ -153,14 +153,21 @@ class OpenVINOBackend:
         }
         # Batch and sequence length stay dynamic, so one compiled model serves every batch shape.
         # The tracer warns about Python branches on shapes in transformers' masking code; those
-        # branches do not depend on the batch, and the converted model is checked against torch.
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            return ov.convert_model(
-                HiddenStates(),
-                example_input=example,
-                input=[("input_ids", [-1, -1], ov.Type.i64), ("attention_mask", [-1, -1], ov.Type.i64)],
-            )
+        # branches do not depend on the batch, and the converted model is checked against torch. It also
+        # reads the model's loss function, which makes transformers log a warning about a loss nobody uses.
+        transformers_log = logging.getLogger("transformers")
+        level = transformers_log.level
+        transformers_log.setLevel(logging.ERROR)
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                return ov.convert_model(
+                    HiddenStates(),
+                    example_input=example,
+                    input=[("input_ids", [-1, -1], ov.Type.i64), ("attention_mask", [-1, -1], ov.Type.i64)],
+                )
+        finally:
+            transformers_log.setLevel(level)
 
     @classmethod
     def _quantized(
