@@ -12,10 +12,13 @@ STAMP := $(VENV)/.installed
 # to 6.21.4), so they live in a venv of their own: embed.py's (sentence-transformers' OpenVINO backend,
 # fastembed) and end_to_end.py's reference pipelines (LangChain, LlamaIndex).
 PEERS_VENV ?= .venv-peers
-PEERS := "optimum-intel[openvino]>=1.20" "sentence-transformers>=3.0" "fastembed>=0.5" "optimum-onnx>=0.1" \
-	"langchain-community>=0.3" "langchain-huggingface>=0.1" "langchain-text-splitters>=0.3" "langchain-chroma>=0.2" \
-	"llama-index-core>=0.14" "llama-index-readers-file>=0.7" "llama-index-embeddings-huggingface>=0.8" \
-	"llama-index-vector-stores-chroma>=0.6"
+EMBED_PEERS := "optimum-intel[openvino]>=1.20" "sentence-transformers>=3.0" "fastembed>=0.5" "optimum-onnx>=0.1"
+PIPELINE_PEERS := "langchain-community>=0.3" "langchain-huggingface>=0.1" "langchain-text-splitters>=0.3" \
+	"langchain-chroma>=0.2" "llama-index-core>=0.14" "llama-index-readers-file>=0.7" \
+	"llama-index-embeddings-huggingface>=0.8" "llama-index-vector-stores-chroma>=0.6"
+# Asked for all at once, pip's resolver backtracked through huggingface-hub for over 15 minutes
+# (2026-12-02); in two steps, the second holding the model libraries the first chose, it takes a minute.
+HELD := ^(torch|transformers|huggingface[-_]hub|tokenizers|sentence[-_]transformers)==
 
 .PHONY: install demo test test-slow test-ray-slow lint format clean bench-peers
 
@@ -49,8 +52,10 @@ test-ray-slow: $(STAMP)
 bench-peers:
 	python3 -m venv $(PEERS_VENV)
 	$(PEERS_VENV)/bin/python -m pip install --quiet $(TORCH)
-	$(PEERS_VENV)/bin/python -m pip install --quiet $(TORCH) $(PEERS)
-	@echo "run: python benchmarks/embed.py (or end_to_end.py) --peer-python $(PEERS_VENV)/bin/python"
+	$(PEERS_VENV)/bin/python -m pip install --quiet $(TORCH) $(EMBED_PEERS)
+	$(PEERS_VENV)/bin/python -m pip freeze | grep -iE '$(HELD)' > $(PEERS_VENV)/held.txt
+	$(PEERS_VENV)/bin/python -m pip install --quiet -c $(PEERS_VENV)/held.txt $(PIPELINE_PEERS)
+	@echo "run: python benchmarks/end_to_end.py (or embed.py) --peer-python $(PEERS_VENV)/bin/python"
 
 format: $(STAMP)
 	$(VENV)/bin/ruff format .

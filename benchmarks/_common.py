@@ -58,6 +58,8 @@ def machine() -> dict[str, Any]:
         "load_average_1m": round(os.getloadavg()[0], 2),
         "torch": torch.__version__,
         "torch_threads": torch.get_num_threads(),
+        # set to emulate a CPU without AMX on one with it (e.g. AVX512_CORE_BF16): every peer inherits it
+        "onednn_max_cpu_isa": os.environ.get("ONEDNN_MAX_CPU_ISA", "default"),
     }
 
 

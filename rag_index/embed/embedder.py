@@ -81,10 +81,10 @@ class PoolingEmbedder:
         if trust_remote_code:
             log.warning("trust_remote_code is on: %s may run code shipped with the model", self.model_path)
         self.device = resolve_device(config.device)
-        self.dtype = resolve_dtype(config.dtype, self.device)
         self.int8 = config.dtype == "int8"
-        self.batch_tokens = config.batch_tokens or resolve_batch_tokens(self.device)
         self.backend_name = check_backend(config.backend, self.device, self.int8)
+        self.dtype = resolve_dtype(config.dtype, self.device, self.backend_name)
+        self.batch_tokens = config.batch_tokens or resolve_batch_tokens(self.device)
         if self.int8 and not cpu_has_int8_dot():
             log.warning("embedder.dtype: int8 on a CPU without VNNI or AMX: likely no faster than bf16/fp32")
         self.threads = config.threads

@@ -68,8 +68,9 @@ def cpu_has_int8_dot() -> bool:
     return any(flag in flags for flag in ("avx512_vnni", "avx_vnni", "amx_int8"))
 
 
-def resolve_dtype(dtype: str, device: str) -> str:
-    """'auto' means bf16 where the hardware runs it natively (CUDA, AVX-512 BF16 CPUs), else fp32.
+def resolve_dtype(dtype: str, device: str, backend: str = "torch") -> str:
+    """'auto' means bf16 where the hardware runs it fast (CUDA; CPUs with AVX-512 BF16 or AMX where OpenVINO's
+    bf16 beats its fp32 when measured: see precision.py), else fp32.
 
     For 'int8', the precision of what stays in floating point (as for 'auto'): the quantized matmuls are int8.
     """
@@ -79,7 +80,13 @@ def resolve_dtype(dtype: str, device: str) -> str:
         import torch
 
         return "bf16" if torch.cuda.is_bf16_supported() else "fp16"
-    return "bf16" if cpu_has_native_bf16() else "fp32"
+    if not cpu_has_native_bf16():
+        return "fp32"
+    if backend != "openvino":  # torch on the CPU: the reference path, by the flags alone
+        return "bf16"
+    from rag_index.embed.precision import bf16_pays
+
+    return "bf16" if bf16_pays(_cpu_flags()) else "fp32"
 
 
 def resolve_batch_tokens(device: str) -> int:

@@ -1,0 +1,94 @@
+"""dtype: auto on the CPU keeps bf16 where OpenVINO's bf16 beats its fp32 on this machine (measured once)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from rag_index.embed import precision, runtime
+from rag_index.embed.precision import BF16_MARGIN, bf16_pays, measure_bf16_speedup
+from rag_index.embed.runtime import resolve_dtype
+
+pytest.importorskip("openvino", reason="the measurement times OpenVINO's matmuls")
+
+FLAGS = "model name\t: Some CPU\nflags\t\t: avx512f avx512_bf16 amx_bf16\n"
+
+
+@pytest.fixture
+def cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("RAG_INDEX_CACHE", str(tmp_path))
+    monkeypatch.delenv("ONEDNN_MAX_CPU_ISA", raising=False)
+    return tmp_path / precision.CACHE_FILE
+
+
+def measured(monkeypatch: pytest.MonkeyPatch, speedup: float) -> list[float]:
+    """Make the measurement return speedup; the list records each time it runs."""
+    calls: list[float] = []
+
+    def fake() -> float:
+        calls.append(speedup)
+        return speedup
+
+    monkeypatch.setattr(precision, "measure_bf16_speedup", fake)
+    return calls
+
+
+@pytest.mark.parametrize(
+    ("speedup", "expected"), [(4.0, True), (BF16_MARGIN, True), (1.05, False), (0.6, False)]
+)
+def test_bf16_only_where_it_wins_by_the_margin(
+    cache: Path, monkeypatch: pytest.MonkeyPatch, speedup: float, expected: bool
+) -> None:
+    measured(monkeypatch, speedup)
+    assert bf16_pays(FLAGS) is expected
+
+
+def test_measured_once_per_machine_then_read_back(cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    calls = measured(monkeypatch, 0.6)
+    assert not bf16_pays(FLAGS)
+    assert not bf16_pays(FLAGS)
+    assert calls == [0.6]
+    assert list(json.loads(cache.read_text()).values()) == [{"bf16_speedup": 0.6}]
+    # Another CPU, or oneDNN capped to another ISA, is another machine.
+    assert bf16_pays(FLAGS.replace("Some CPU", "Other CPU")) is False
+    monkeypatch.setenv("ONEDNN_MAX_CPU_ISA", "AVX512_CORE_BF16")
+    bf16_pays(FLAGS)
+    assert len(calls) == 3
+    assert len(json.loads(cache.read_text())) == 3
+
+
+def test_a_damaged_cache_is_measured_again(cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    cache.write_text("{not json")
+    calls = measured(monkeypatch, 3.0)
+    assert bf16_pays(FLAGS)
+    assert calls == [3.0]
+    assert json.loads(cache.read_text())  # rewritten whole
+
+
+def test_an_unwritable_cache_still_answers(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    monkeypatch.setenv("RAG_INDEX_CACHE", str(blocker / "cache"))  # under a file: cannot be made
+    measured(monkeypatch, 3.0)
+    assert bf16_pays(FLAGS)
+
+
+def test_resolve_dtype_measures_for_openvino_only(cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(runtime, "cpu_has_native_bf16", lambda: True)
+    monkeypatch.setattr(runtime, "_cpu_flags", lambda: FLAGS)
+    calls = measured(monkeypatch, 0.6)
+    assert resolve_dtype("auto", "cpu", "openvino") == "fp32"
+    assert resolve_dtype("int8", "cpu", "openvino") == "fp32"  # int8's float remainder follows auto
+    assert resolve_dtype("auto", "cpu", "torch") == "bf16"  # the torch reference path goes by the flags
+    assert resolve_dtype("bf16", "cpu", "openvino") == "bf16"  # asked for: never second-guessed
+    assert calls == [0.6]
+    monkeypatch.setattr(runtime, "cpu_has_native_bf16", lambda: False)
+    assert resolve_dtype("auto", "cpu", "openvino") == "fp32"
+
+
+def test_the_real_measurement_compares_both_precisions() -> None:
+    """On any CPU: a positive ratio (fp32 time over bf16 time); what it is depends on the hardware."""
+    speedup = measure_bf16_speedup()
+    assert 0.05 < speedup < 50
