@@ -10,8 +10,9 @@ each text's tokens with special tokens, at most max_length (256), never padding.
 optimum-intel and fastembed pin other versions of transformers, torch and huggingface-hub than rag-index's,
 so their peers run from another virtual environment, --peer-python (or $RAG_INDEX_PEER_PYTHON; see
 README, Speed and benchmarks); a peer that cannot be imported or run is reported as skipped, with why.
-Each round also measures an OpenVINO bf16 matmul of the encoder's shape (2048x384 @ 384x1536) in its own
-process: its FLOP/s over the model's FLOP per token is the ceiling each peer is a fraction of.
+Each round also measures an OpenVINO matmul of the encoder's shape (2048x384 @ 384x1536), in bf16 and fp32,
+in its own process: the faster one's FLOP/s over the model's FLOP per token is the ceiling each peer is a
+fraction of.
 Prints each round, median tokens/s, ratios to every peer, minimum cosine against the fp32 vectors, the
 fraction of the ceiling, and a final JSON line.
 """
@@ -121,6 +122,7 @@ def main() -> None:
     seconds: dict[str, list[float]] = {p: [] for p in peers}
     vectors: dict[str, np.ndarray] = {}
     ceilings: list[float] = []
+    ceiling_precisions: set[str] = set()
     for number in range(args.rounds):
         order = peers[number % len(peers) :] + peers[: number % len(peers)]
         line = [f"round {number + 1}:"]
@@ -143,7 +145,8 @@ def main() -> None:
         ceiling = run(sys.executable, ["_matmul_ceiling.py"], env)
         if "gflops" in ceiling:
             ceilings.append(float(ceiling["gflops"]))
-            line.append(f"| bf16 matmul {ceilings[-1]:.0f} GFLOP/s")
+            ceiling_precisions.add(ceiling["precision"])
+            line.append(f"| matmul bf16 {ceiling['bf16']:.0f}, fp32 {ceiling['f32']:.0f} GFLOP/s")
         print("  ".join(line), "tok/s", flush=True)
 
     rates = {p: median([tokens / s for s in seconds[p]]) for p in peers if seconds[p]}
@@ -162,7 +165,8 @@ def main() -> None:
         fraction = f"{rate / ceiling_rate:8.0%}" if ceiling_rate else f"{'-':>8}"
         print(f"{peer:{width}} {rate:9.0f} {fraction} {cosines.get(peer, float('nan')):9.6f}  {ratios}")
     if ceiling_rate:
-        print(f"bf16 matmul ceiling: {ceiling_gflops:.0f} GFLOP/s = {ceiling_rate:.0f} tokens/s")
+        precision = "/".join(sorted(ceiling_precisions))
+        print(f"{precision} matmul ceiling: {ceiling_gflops:.0f} GFLOP/s = {ceiling_rate:.0f} tokens/s")
     for peer, why in skipped.items():
         print(f"skipped {peer}: {why}")
     emit(
@@ -173,7 +177,8 @@ def main() -> None:
             "tokens": tokens,
             "rounds": args.rounds,
             "mflop_per_token": round(flop_per_token / 1e6, 2),
-            "bf16_matmul_gflops": ceiling_gflops,
+            "matmul_gflops": ceiling_gflops,
+            "matmul_precision": sorted(ceiling_precisions),
             "ceiling_tokens_per_s": round(ceiling_rate) if ceiling_rate else None,
             "tokens_per_s": rates,
             "seconds": {p: [round(s, 3) for s in v] for p, v in seconds.items() if v},
