@@ -274,3 +274,9 @@ def test_encoding_for_a_caller_that_left_stops_between_batches(tiny_model: Path)
     assert 1 <= len(calls) <= 2
     embedder.backend.forward = forward  # type: ignore[method-assign]
     assert embedder.encode(mixed_texts(3)).shape[0] == 3  # nothing outside cancelled_by is cancelled
+
+
+def test_the_runtime_the_autos_chose_is_logged(tiny_model: Path, caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.INFO, logger="rag_index.embed.embedder"):
+        PoolingEmbedder(model=str(tiny_model), device="cpu", dtype="fp32", backend="torch")
+    assert f"embedder: {tiny_model} on cpu, torch, fp32" in caplog.text

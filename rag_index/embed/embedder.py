@@ -87,6 +87,9 @@ class PoolingEmbedder:
         self.batch_tokens = config.batch_tokens or resolve_batch_tokens(self.device)
         if self.int8 and not cpu_has_int8_dot():
             log.warning("embedder.dtype: int8 on a CPU without VNNI or AMX: likely no faster than bf16/fp32")
+        # what the autos chose on this machine (rag-index -v shows it)
+        precision = f"int8 (the rest {self.dtype})" if self.int8 else self.dtype
+        log.info("embedder: %s on %s, %s, %s", self.model_name, self.device, self.backend_name, precision)
         self.threads = config.threads
         # Where the graph can pool (OpenVINO; see graph_pooling.py), it does; elsewhere torch pools.
         self.graph_pooling = (
