@@ -171,12 +171,14 @@ def test_explicit_pooling_wins_over_the_model_config(embedder: PoolingEmbedder) 
 
 
 def test_dtype_auto_is_fp32_without_native_bf16(monkeypatch: pytest.MonkeyPatch) -> None:
+    from rag_index.embed import precision
     from rag_index.embed import runtime as module
 
     monkeypatch.setattr(module, "cpu_has_native_bf16", lambda: False)
     assert resolve_dtype("auto", "cpu") == "fp32"
     monkeypatch.setattr(module, "cpu_has_native_bf16", lambda: True)
-    assert resolve_dtype("auto", "cpu") == "bf16"  # torch; OpenVINO measures first (test_precision.py)
+    monkeypatch.setattr(precision, "bf16_pays", lambda flags, backend: True)  # measured: test_precision.py
+    assert resolve_dtype("auto", "cpu") == "bf16"
     assert resolve_dtype("fp16", "cpu") == "fp16"
 
 

@@ -1,4 +1,4 @@
-"""dtype: auto on the CPU keeps bf16 where OpenVINO's bf16 beats its fp32 on this machine (measured once)."""
+"""dtype: auto on the CPU keeps bf16 where the backend's bf16 beats its fp32 here (measured once)."""
 
 from __future__ import annotations
 
@@ -23,12 +23,12 @@ def cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return tmp_path / precision.CACHE_FILE
 
 
-def measured(monkeypatch: pytest.MonkeyPatch, speedup: float) -> list[float]:
-    """Make the measurement return speedup; the list records each time it runs."""
-    calls: list[float] = []
+def measured(monkeypatch: pytest.MonkeyPatch, speedup: float) -> list[str]:
+    """Make the measurement return speedup; the list records the backend each time it runs."""
+    calls: list[str] = []
 
-    def fake() -> float:
-        calls.append(speedup)
+    def fake(backend: str) -> float:
+        calls.append(backend)
         return speedup
 
     monkeypatch.setattr(precision, "measure_bf16_speedup", fake)
@@ -42,28 +42,29 @@ def test_bf16_only_where_it_wins_by_the_margin(
     cache: Path, monkeypatch: pytest.MonkeyPatch, speedup: float, expected: bool
 ) -> None:
     measured(monkeypatch, speedup)
-    assert bf16_pays(FLAGS) is expected
+    assert bf16_pays(FLAGS, "openvino") is expected
 
 
 def test_measured_once_per_machine_then_read_back(cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     calls = measured(monkeypatch, 0.6)
-    assert not bf16_pays(FLAGS)
-    assert not bf16_pays(FLAGS)
-    assert calls == [0.6]
+    assert not bf16_pays(FLAGS, "openvino")
+    assert not bf16_pays(FLAGS, "openvino")
+    assert calls == ["openvino"]
     assert list(json.loads(cache.read_text()).values()) == [{"bf16_speedup": 0.6}]
-    # Another CPU, or oneDNN capped to another ISA, is another machine.
-    assert bf16_pays(FLAGS.replace("Some CPU", "Other CPU")) is False
+    # Another backend, another CPU, or oneDNN capped to another ISA is measured anew.
+    bf16_pays(FLAGS, "torch")
+    bf16_pays(FLAGS.replace("Some CPU", "Other CPU"), "openvino")
     monkeypatch.setenv("ONEDNN_MAX_CPU_ISA", "AVX512_CORE_BF16")
-    bf16_pays(FLAGS)
-    assert len(calls) == 3
-    assert len(json.loads(cache.read_text())) == 3
+    bf16_pays(FLAGS, "openvino")
+    assert calls == ["openvino", "torch", "openvino", "openvino"]
+    assert len(json.loads(cache.read_text())) == 4
 
 
 def test_a_damaged_cache_is_measured_again(cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     cache.write_text("{not json")
     calls = measured(monkeypatch, 3.0)
-    assert bf16_pays(FLAGS)
-    assert calls == [3.0]
+    assert bf16_pays(FLAGS, "openvino")
+    assert calls == ["openvino"]
     assert json.loads(cache.read_text())  # rewritten whole
 
 
@@ -72,23 +73,27 @@ def test_an_unwritable_cache_still_answers(tmp_path: Path, monkeypatch: pytest.M
     blocker.write_text("")
     monkeypatch.setenv("RAG_INDEX_CACHE", str(blocker / "cache"))  # under a file: cannot be made
     measured(monkeypatch, 3.0)
-    assert bf16_pays(FLAGS)
+    assert bf16_pays(FLAGS, "openvino")
 
 
-def test_resolve_dtype_measures_for_openvino_only(cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_resolve_dtype_measures_on_the_backend_that_runs(
+    cache: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setattr(runtime, "cpu_has_native_bf16", lambda: True)
     monkeypatch.setattr(runtime, "_cpu_flags", lambda: FLAGS)
     calls = measured(monkeypatch, 0.6)
     assert resolve_dtype("auto", "cpu", "openvino") == "fp32"
     assert resolve_dtype("int8", "cpu", "openvino") == "fp32"  # int8's float remainder follows auto
-    assert resolve_dtype("auto", "cpu", "torch") == "bf16"  # the torch reference path goes by the flags
+    assert resolve_dtype("auto", "cpu", "torch") == "fp32"
     assert resolve_dtype("bf16", "cpu", "openvino") == "bf16"  # asked for: never second-guessed
-    assert calls == [0.6]
+    assert calls == ["openvino", "torch"]
     monkeypatch.setattr(runtime, "cpu_has_native_bf16", lambda: False)
     assert resolve_dtype("auto", "cpu", "openvino") == "fp32"
+    assert calls == ["openvino", "torch"]  # no native bf16: nothing to measure
 
 
-def test_the_real_measurement_compares_both_precisions() -> None:
+@pytest.mark.parametrize("backend", ["openvino", "torch"])
+def test_the_real_measurement_compares_both_precisions(backend: str) -> None:
     """On any CPU: a positive ratio (fp32 time over bf16 time); what it is depends on the hardware."""
-    speedup = measure_bf16_speedup()
+    speedup = measure_bf16_speedup(backend)
     assert 0.05 < speedup < 50

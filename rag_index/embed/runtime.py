@@ -69,7 +69,7 @@ def cpu_has_int8_dot() -> bool:
 
 
 def resolve_dtype(dtype: str, device: str, backend: str = "torch") -> str:
-    """'auto' means bf16 where the hardware runs it fast (CUDA; CPUs with AVX-512 BF16 or AMX where OpenVINO's
+    """'auto' means bf16 where the hardware runs it fast (CUDA; CPUs with AVX-512 BF16 or AMX where backend's
     bf16 beats its fp32 when measured: see precision.py), else fp32.
 
     For 'int8', the precision of what stays in floating point (as for 'auto'): the quantized matmuls are int8.
@@ -82,11 +82,9 @@ def resolve_dtype(dtype: str, device: str, backend: str = "torch") -> str:
         return "bf16" if torch.cuda.is_bf16_supported() else "fp16"
     if not cpu_has_native_bf16():
         return "fp32"
-    if backend != "openvino":  # torch on the CPU: the reference path, by the flags alone
-        return "bf16"
     from rag_index.embed.precision import bf16_pays
 
-    return "bf16" if bf16_pays(_cpu_flags()) else "fp32"
+    return "bf16" if bf16_pays(_cpu_flags(), backend) else "fp32"
 
 
 def resolve_batch_tokens(device: str) -> int:
