@@ -181,6 +181,20 @@ def test_eval_json_then_cached(beir: Path, tmp_path: Path, capsys: pytest.Captur
     assert json.loads(capsys.readouterr().out)["cached"] is False
 
 
+def test_eval_caches_each_precision_apart(
+    beir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """bf16 and fp32 share a fingerprint, not their results: a dtype grid computes both."""
+    args = ["eval", "--dataset", str(beir), "--json", "--cache-dir", str(tmp_path / "cache")]
+    args += ["--set", f"store.path={tmp_path / 'store'}", "--set", "retrieval.search_type=similarity"]
+    assert main([*args, "--grid", "embedder.dtype=fp32,bf16"]) == 0
+    points = json.loads(capsys.readouterr().out)["points"]
+    assert [p["embedder.dtype"] for p in points] == ["fp32", "bf16"]
+    assert [p["cached"] for p in points] == [False, False]
+    assert main([*args, "--set", "embedder.dtype=bf16"]) == 0
+    assert json.loads(capsys.readouterr().out)["cached"] is True
+
+
 def test_eval_chunked_documents_table(
     document_qa: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -412,7 +412,14 @@ def evaluate_points(
             return {
                 "version": CACHE_VERSION,
                 "dataset": dataset.fingerprint,
-                "embedder": {**embedder.fingerprint, "pooling": pooling},
+                # The fingerprint leaves out how the model ran (bf16 and fp32 share a collection); results
+                # differ a little, so a grid over embedder.dtype or backend must not serve one for another.
+                "embedder": {
+                    **embedder.fingerprint,
+                    "pooling": pooling,
+                    "dtype": embedder.dtype,
+                    "backend": embedder.backend_name,
+                },
                 "chunker": chunker,
             }
 
