@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -66,6 +69,20 @@ def test_a_damaged_cache_is_measured_again(cache: Path, monkeypatch: pytest.Monk
     assert bf16_pays(FLAGS, "openvino")
     assert calls == ["openvino"]
     assert json.loads(cache.read_text())  # rewritten whole
+
+
+def test_a_killed_writer_s_half_file_is_cleared(cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    dead = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True
+    )
+    abandoned = cache.with_name(f"{cache.name}.{dead.stdout.strip()}.partial")
+    writing = cache.with_name(f"{cache.name}.{os.getppid()}.partial")  # a live writer's: left alone
+    for partial in (abandoned, writing):
+        partial.write_text("{half")
+    measured(monkeypatch, 3.0)
+    assert bf16_pays(FLAGS, "openvino")
+    assert json.loads(cache.read_text())
+    assert not abandoned.exists() and writing.exists()
 
 
 def test_an_unwritable_cache_still_answers(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -1,11 +1,13 @@
-"""The embedder's cache on disk: converted (and int8) OpenVINO models, and tokenizers as transformers built
-them, so that a later process starts without redoing (or importing) that work.
+"""The embedder's cache on disk: converted (and int8) OpenVINO models, tokenizers as transformers built
+them, and which precision pays on this CPU, so that a later process starts without redoing (or importing)
+that work.
 
-Folders are written beside their final name, then renamed: another process never reads half of one.
+Folders and files are written beside their final name, then renamed: another process never reads half of one.
 """
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import logging
 import os
@@ -39,15 +41,32 @@ def save_folder(folder: Path, write: Callable[[Path], None]) -> None:
         shutil.rmtree(partial, ignore_errors=True)
 
 
-def discard_abandoned(folder: Path) -> None:
-    """Remove the half-written copies of folder that processes killed while saving left behind.
+def save_file(path: Path, text: str) -> None:
+    """Write text beside path, then rename it to path. A failure only costs the cache, not the run."""
+    discard_abandoned(path)
+    partial = path.with_name(f"{path.name}.{os.getpid()}.partial")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        partial.write_text(text, encoding="utf-8")
+        partial.replace(path)
+    except OSError as err:  # a read-only home
+        log.debug("not caching %s: %s", path, err)
+        with contextlib.suppress(OSError):
+            partial.unlink(missing_ok=True)
+
+
+def discard_abandoned(target: Path) -> None:
+    """Remove the half-written copies of target (a folder or a file) that processes killed while saving left.
 
     Each is named after its writer's pid; one whose process is gone is never renamed into place.
     """
-    for partial in folder.parent.glob(f"{glob.escape(folder.name)}.*.partial"):
-        pid = partial.name[len(folder.name) + 1 : -len(".partial")]
+    for partial in target.parent.glob(f"{glob.escape(target.name)}.*.partial"):
+        pid = partial.name[len(target.name) + 1 : -len(".partial")]
         if pid.isdigit() and not _alive(int(pid)):
-            shutil.rmtree(partial, ignore_errors=True)
+            if partial.is_dir():
+                shutil.rmtree(partial, ignore_errors=True)
+            else:
+                partial.unlink(missing_ok=True)
 
 
 def _alive(pid: int) -> bool:

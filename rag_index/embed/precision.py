@@ -13,7 +13,6 @@ choose differently still serve one index.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import importlib.metadata
 import json
@@ -24,7 +23,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from rag_index.embed.cache import cache_root
+from rag_index.embed.cache import cache_root, save_file
 
 log = logging.getLogger(__name__)
 
@@ -126,15 +125,7 @@ def _read(path: Path) -> dict[str, dict[str, object]]:
 
 
 def _write(path: Path, key: str, facts: dict[str, object]) -> None:
-    """Add key's facts, written beside the file and renamed: a reader never sees half of it."""
+    """Add key's facts to the file (see cache.save_file: a reader never sees half of it)."""
     known = _read(path)
     known[key] = facts
-    partial = path.with_name(f"{path.name}.{os.getpid()}.partial")
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        partial.write_text(json.dumps(known, indent=1), encoding="utf-8")
-        partial.replace(path)
-    except OSError as err:  # a read-only home: measured again next time
-        log.debug("not caching %s: %s", path, err)
-        with contextlib.suppress(OSError):
-            partial.unlink(missing_ok=True)
+    save_file(path, json.dumps(known, indent=1))
