@@ -100,13 +100,24 @@ def test_resolve_dtype_measures_on_the_backend_that_runs(
     monkeypatch.setattr(runtime, "_cpu_flags", lambda: FLAGS)
     calls = measured(monkeypatch, 0.6)
     assert resolve_dtype("auto", "cpu", "openvino") == "fp32"
-    assert resolve_dtype("int8", "cpu", "openvino") == "fp32"  # int8's float remainder follows auto
     assert resolve_dtype("auto", "cpu", "torch") == "fp32"
     assert resolve_dtype("bf16", "cpu", "openvino") == "bf16"  # asked for: never second-guessed
     assert calls == ["openvino", "torch"]
     monkeypatch.setattr(runtime, "cpu_has_native_bf16", lambda: False)
     assert resolve_dtype("auto", "cpu", "openvino") == "fp32"
     assert calls == ["openvino", "torch"]  # no native bf16: nothing to measure
+
+
+def test_int8_keeps_its_float_part_in_fp32_where_bf16_pays(
+    cache: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """int8 vectors must not depend on the CPU: what int8 leaves in floating point runs in fp32 everywhere."""
+    monkeypatch.setattr(runtime, "cpu_has_native_bf16", lambda: True)
+    monkeypatch.setattr(runtime, "_cpu_flags", lambda: FLAGS)
+    calls = measured(monkeypatch, 3.0)
+    assert resolve_dtype("auto", "cpu", "openvino") == "bf16"
+    assert resolve_dtype("int8", "cpu", "openvino") == "fp32"
+    assert calls == ["openvino"]  # int8 needs no measurement
 
 
 @pytest.mark.parametrize("backend", ["openvino", "torch"])
