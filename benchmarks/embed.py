@@ -107,7 +107,7 @@ def main() -> None:
     texts_file = work / "texts.json"
     texts_file.write_text(json.dumps(texts), encoding="utf-8")
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(HERE.parent), os.environ.get("PYTHONPATH", "")])}
-    # absolute, since the peers run in benchmarks/; not resolved, which would leave the venv for its base Python
+    # absolute: the peers run in benchmarks/; not resolved, which would leave the venv for its base Python
     peer_python = os.path.abspath(args.peer_python)
     python = {p: peer_python if p in OTHER_VENV else sys.executable for p in peers}
     skipped: dict[str, str] = {}
