@@ -93,12 +93,17 @@ def test_an_unwritable_cache_still_answers(tmp_path: Path, monkeypatch: pytest.M
     assert bf16_pays(FLAGS, "openvino")
 
 
+def native_bf16_cpu(monkeypatch: pytest.MonkeyPatch, speedup: float) -> list[str]:
+    """A CPU with native bf16 whose measurement returns speedup; the backends measured, as measured()."""
+    monkeypatch.setattr(runtime, "cpu_has_native_bf16", lambda: True)
+    monkeypatch.setattr(runtime, "_cpu_flags", lambda: FLAGS)
+    return measured(monkeypatch, speedup)
+
+
 def test_resolve_dtype_measures_on_the_backend_that_runs(
     cache: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(runtime, "cpu_has_native_bf16", lambda: True)
-    monkeypatch.setattr(runtime, "_cpu_flags", lambda: FLAGS)
-    calls = measured(monkeypatch, 0.6)
+    calls = native_bf16_cpu(monkeypatch, 0.6)
     assert resolve_dtype("auto", "cpu", "openvino") == "fp32"
     assert resolve_dtype("auto", "cpu", "torch") == "fp32"
     assert resolve_dtype("bf16", "cpu", "openvino") == "bf16"  # asked for: never second-guessed
@@ -112,9 +117,7 @@ def test_int8_keeps_its_float_part_in_fp32_where_bf16_pays(
     cache: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """int8 vectors must not depend on the CPU: what int8 leaves in floating point runs in fp32 everywhere."""
-    monkeypatch.setattr(runtime, "cpu_has_native_bf16", lambda: True)
-    monkeypatch.setattr(runtime, "_cpu_flags", lambda: FLAGS)
-    calls = measured(monkeypatch, 3.0)
+    calls = native_bf16_cpu(monkeypatch, 3.0)
     assert resolve_dtype("auto", "cpu", "openvino") == "bf16"
     assert resolve_dtype("int8", "cpu", "openvino") == "fp32"
     assert calls == ["openvino"]  # int8 needs no measurement
