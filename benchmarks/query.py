@@ -1,7 +1,7 @@
 """Query latency: p50 and p95 of rag-index retrieval (query embedding + search) over SciFact.
 
 Run: python benchmarks/query.py [--docs 5183] [--queries 300] [--store DIR]
-        [--variants torch:fp32:similarity,openvino:bf16:similarity,...,openvino:bf16:hybrid:file_weight=0]
+        [--variants torch:fp32:similarity,openvino:bf16:similarity,...,openvino:bf16:hybrid:document_weight=0]
 Indexes the SciFact abstracts (one .txt file each) with the `rag-index index` command into --store (a
 temporary folder by default; an existing index there is reused), then times Retriever.search for the test
 claims with each variant (query-side backend, precision, search type and any retrieval options as
@@ -59,7 +59,7 @@ def main() -> None:
     parser.add_argument(
         "--variants",
         default="torch:fp32:similarity,openvino:bf16:similarity,openvino:bf16:lexical,openvino:bf16:hybrid,"
-        "openvino:bf16:hybrid:file_weight=0",
+        "openvino:bf16:hybrid:document_weight=0",
     )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="bench-query-") as tmp:

@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from rag_index.index.progress import Progress
 
+SUITE_DATASETS = "../shared/datasets"  # where the project's evaluation data lives beside a clone
+
 
 class UsageError(Exception):
     """A user mistake that deserves one clear line, not a traceback."""
@@ -116,9 +118,23 @@ def _parser() -> argparse.ArgumentParser:
     info = commands.add_parser("info", help="describe the collection")
     _config_options(info)
 
-    evaluate = commands.add_parser("eval", help="score retrieval on a BEIR or document-QA dataset")
+    evaluate = commands.add_parser(
+        "eval", help="score retrieval on a BEIR or document-QA dataset, or on the whole quality suite"
+    )
+    source = evaluate.add_mutually_exclusive_group(required=True)
+    source.add_argument(
+        "--dataset", metavar="PATH", help="BEIR folder, or folder with qna_data.csv and docs/"
+    )
+    source.add_argument(
+        "--suite",
+        nargs="?",
+        const=SUITE_DATASETS,
+        metavar="DIR",
+        help="every dataset of the quality suite found in DIR (default: %(const)s), the mixed stores of "
+        "files and memories, and the sample corpus: one table",
+    )
     evaluate.add_argument(
-        "--dataset", required=True, metavar="PATH", help="BEIR folder, or folder with qna_data.csv and docs/"
+        "--only", action="append", default=[], metavar="NAME", help="--suite: only this dataset (repeatable)"
     )
     evaluate.add_argument("--split", default="test", help="BEIR qrels split (default: test)")
     _config_options(evaluate)
@@ -324,6 +340,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
         subset,
     )
 
+    if args.suite is not None:
+        return _eval_suite(args)
     if args.queries is not None and args.queries < 1:
         raise UsageError(f"--queries: expected a positive number, got {args.queries}")
     if args.distractors is not None and args.distractors < 0:
@@ -343,6 +361,33 @@ def cmd_eval(args: argparse.Namespace) -> int:
         _print_json(report.to_dict())
     else:
         print(report.describe())
+        print(report.table())
+    return 0
+
+
+def _eval_suite(args: argparse.Namespace) -> int:
+    """rag-index eval --suite: every dataset found, one table (or one JSON object)."""
+    from rag_index.evaluation import EvalCache, EvalError, grid_points
+    from rag_index.evaluation.suite import run_suite, sample_folder
+
+    for option in ("queries", "distractors"):
+        if getattr(args, option) is not None:
+            raise UsageError(f"--{option} applies to --dataset, not --suite")
+    if args.documents != "auto" or args.search != "chroma":
+        raise UsageError("--documents and --search apply to --dataset; the suite searches as users do")
+    datasets = Path(args.suite)
+    if not datasets.is_dir():
+        raise UsageError(f"--suite {datasets}: no such folder (the shared datasets: ../shared/datasets)")
+    try:
+        points = grid_points(args.config, args.overrides, args.grid)
+        root = Path(points[0].config.store.path)
+        cache = None if args.no_cache else EvalCache(args.cache_dir or root / "eval-cache")
+        report = run_suite(datasets, points, root, cache, not args.quiet, sample_folder(), args.only)
+    except EvalError as err:
+        raise UsageError(str(err)) from None
+    if args.json:
+        _print_json(report.to_dict())
+    else:
         print(report.table())
     return 0
 

@@ -9,6 +9,7 @@ import pytest
 from rag_index.errors import StoreError
 from rag_index.search.fusion import fuse
 from rag_index.search.retriever import Retriever
+from rag_index.storage.base import DocumentScore
 from rag_index.storage.lexical import LexicalConfig, LexicalIndex
 from rag_index.types import Chunk, ScoredChunk
 from tests.fakes import FakeEmbedder
@@ -52,15 +53,30 @@ def test_convex_mixes_per_query_scaled_scores_with_alpha() -> None:
     assert next(h.id for h in fuse(dense, lexical, "convex", alpha=0.0)) == "a"
 
 
-def test_file_weight_mixes_in_the_score_of_each_hits_file() -> None:
+def test_each_document_weighs_in_by_its_chunks() -> None:
     dense = [hit("a", 0.9), hit("b", 0.7), hit("c", 0.5)]
     lexical = [hit("c", 10.0), hit("b", 6.0)]
-    files = {"a": 0.0, "b": 4.0, "c": 2.0}  # each hit is its own file here (source = id)
-    fused = fuse(dense, lexical, "convex", alpha=0.25, files=files, file_weight=0.4)
-    # the mix above (a .75, b .375, c .25), then 0.6 of it plus 0.4 of the min-max scaled file score
-    assert {h.id: h.score for h in fused} == pytest.approx({"a": 0.45, "b": 0.625, "c": 0.35})
-    assert [h.metadata["file_score"] for h in fused] == [4.0, 0.0, 2.0]
-    assert fuse(dense, lexical, "convex", alpha=0.25, files=files)[0].id == "a"  # file_weight 0: no effect
+    # each hit is its own document here (source = id); a of one chunk, b of 5, c of 2
+    documents = {"a": DocumentScore(0.0, 1), "b": DocumentScore(4.0, 5), "c": DocumentScore(2.0, 2)}
+    fused = fuse(dense, lexical, "convex", alpha=0.25, documents=documents, document_weight=0.5)
+    # the mix (a .75, b .375, c .25), then a share of 0.5 * (1 - 1/chunks) taken by the min-max scaled
+    # document score: a keeps its mix (one chunk), b 0.6 * .375 + 0.4 * 1, c 0.75 * .25 + 0.25 * 0.5
+    assert {h.id: h.score for h in fused} == pytest.approx({"a": 0.75, "b": 0.625, "c": 0.3125})
+    assert [h.metadata["document_score"] for h in fused] == [0.0, 4.0, 2.0]
+    assert [h.metadata["document_share"] for h in fused] == [0.0, 0.4, 0.25]
+    plain = fuse(dense, lexical, "convex", alpha=0.25, documents=documents)  # document_weight 0: no effect
+    assert [h.score for h in plain] == pytest.approx([0.75, 0.375, 0.25])
+
+
+def test_a_one_chunk_document_competes_on_the_scale_of_a_files_chunk() -> None:
+    """A memory (its own document, one chunk) and a file's chunk with equal evidence score the same."""
+    memory = ScoredChunk("m", "", 0.8, {"doc_id": "text:m"})
+    chunk = ScoredChunk("c", "", 0.8, {"source": "big.pdf", "doc_id": "page-1"})
+    documents = {"text:m": DocumentScore(5.0, 1), "big.pdf": DocumentScore(5.0, 200)}
+    fused = fuse(
+        [memory, chunk], [memory, chunk], "dbsf", alpha=0.4, documents=documents, document_weight=0.5
+    )
+    assert fused[0].score == pytest.approx(fused[1].score)
 
 
 def test_fusion_of_empty_sides_and_ties_is_stable() -> None:
@@ -81,7 +97,8 @@ def hybrid(tmp_path_factory: pytest.TempPathFactory) -> Retriever:
             for id_, (text, source, page) in TEXTS.items()
         ]
     )
-    return Retriever(embedder, store, k=3, lexical=lexical, search_type="hybrid", fetch_k=6)
+    # lexical_ramp 0: six chunks would all but silence BM25 (see rag_index.search.fusion.lexical_weight)
+    return Retriever(embedder, store, k=3, lexical=lexical, search_type="hybrid", fetch_k=6, lexical_ramp=0)
 
 
 def test_lexical_search_type_ranks_by_bm25(hybrid: Retriever) -> None:
@@ -97,12 +114,12 @@ def test_hybrid_returns_fused_hits_that_explain_themselves(hybrid: Retriever) ->
         assert [h.score for h in hits] == sorted((h.score for h in hits), reverse=True)
 
 
-def test_hybrid_weighs_each_hits_file_unless_fusion_is_rrf(hybrid: Retriever) -> None:
+def test_hybrid_weighs_each_hits_document_unless_fusion_is_rrf(hybrid: Retriever) -> None:
     # faq.txt as a whole holds both 'warranty' and 'burrs'; handbook.pdf's two chunks hold 'burrs' only.
-    hits = hybrid.search("warranty burrs", fusion="dbsf", file_weight=0.9, k=4)
+    hits = hybrid.search("warranty burrs", fusion="dbsf", document_weight=0.9, k=4)
     assert hits[0].id == "warranty" and hits[1].id == "grinder-3"  # the rest of faq.txt comes next
-    assert hits[0].metadata["file_score"] > hits[2].metadata["file_score"] > 0
-    assert all("file_score" not in h.metadata for h in hybrid.search("warranty burrs", fusion="rrf"))
+    assert hits[0].metadata["document_score"] > hits[2].metadata["document_score"] > 0
+    assert all("document_score" not in h.metadata for h in hybrid.search("warranty burrs", fusion="rrf"))
 
 
 def test_filters_apply_to_both_sides(hybrid: Retriever) -> None:

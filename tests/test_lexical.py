@@ -54,9 +54,19 @@ def test_bm25_ranks_the_chunk_with_the_rare_terms_first(lexical: LexicalIndex) -
     assert hit.score > 0
 
 
-def test_file_scores_are_bm25_over_whole_files_of_the_collection(lexical: LexicalIndex) -> None:
+def bm25_of(scores: dict) -> dict[str, float]:
+    return {document: score.bm25 for document, score in scores.items()}
+
+
+def test_document_scores_are_bm25_over_whole_files_of_the_collection(lexical: LexicalIndex) -> None:
     files = {"handbook.pdf", "notes.txt", "10q.pdf"}
-    scores = lexical.file_scores(Query("Brush the burrs"), files)
+    found = lexical.document_scores(Query("Brush the burrs"), files)
+    assert {document: score.chunks for document, score in found.items()} == {
+        "handbook.pdf": 2,
+        "notes.txt": 1,
+        "10q.pdf": 1,
+    }
+    scores = bm25_of(found)
     # A file's term frequency: its chunks holding the term ('burr': both of handbook.pdf's, 'brush': one);
     # its length: its chunks; document frequencies over the collection's 3 files, 4 chunks in all.
     idf = math.log(1 + (3 - 1 + 0.5) / (1 + 0.5))
@@ -64,16 +74,20 @@ def test_file_scores_are_bm25_over_whole_files_of_the_collection(lexical: Lexica
     handbook = idf * 2.2 * 2 / (2 + norm) + idf * 2.2 * 1 / (1 + norm)
     assert scores == pytest.approx({"handbook.pdf": handbook, "notes.txt": 0.0, "10q.pdf": 0.0})
     # The statistics are the collection's, whichever files are the candidates.
-    assert lexical.file_scores(Query("Brush the burrs"), {"handbook.pdf"}) == pytest.approx(
+    assert bm25_of(lexical.document_scores(Query("Brush the burrs"), {"handbook.pdf"})) == pytest.approx(
         {"handbook.pdf": handbook}
     )
-    assert lexical.file_scores(Query("the"), files) == {} == lexical.file_scores(Query("burrs"), {"x.pdf"})
+    assert (
+        lexical.document_scores(Query("the"), files)
+        == {}
+        == lexical.document_scores(Query("burrs"), {"x.pdf"})
+    )
     # A term more files hold tells them apart less.
     lexical.upsert(chunks({"e": ("Burrs, again.", {"source": "10q.pdf"})}))
-    common_burrs = lexical.file_scores(Query("Brush the burrs runners"), files)
+    common_burrs = bm25_of(lexical.document_scores(Query("Brush the burrs runners"), files))
     assert common_burrs["handbook.pdf"] < handbook
     lexical.upsert(chunks({"b": ("Runners cleaned it.", {"source": "notes.txt"})}))  # b moves to notes.txt
-    moved = lexical.file_scores(Query("Brush the burrs runners"), files)
+    moved = bm25_of(lexical.document_scores(Query("Brush the burrs runners"), files))
     assert (
         moved["handbook.pdf"] < common_burrs["handbook.pdf"]
         and moved["notes.txt"] > common_burrs["notes.txt"]
@@ -85,20 +99,50 @@ def test_file_statistics_kept_between_queries_follow_every_commit(tmp_path: Path
     index.upsert(chunks())
     index.merge()
     query = Query("Brush the burrs")
-    before = index.file_scores(query, {"handbook.pdf"})["handbook.pdf"]
-    assert index.file_scores(query, {"handbook.pdf"})["handbook.pdf"] == before  # from the kept counts
+    before = index.document_scores(query, {"handbook.pdf"})["handbook.pdf"].bm25
+    assert (
+        index.document_scores(query, {"handbook.pdf"})["handbook.pdf"].bm25 == before
+    )  # from the kept counts
     index.upsert(chunks({"e": ("Burrs, again.", {"source": "10q.pdf"})}))
     index.merge()  # a commit: 'burr' is now in 2 of the 3 files
-    after = index.file_scores(query, {"handbook.pdf"})["handbook.pdf"]
-    fresh = LexicalIndex(tmp_path / "lexical", LexicalConfig()).file_scores(query, {"handbook.pdf"})
-    assert after < before and after == pytest.approx(fresh["handbook.pdf"])
+    after = index.document_scores(query, {"handbook.pdf"})["handbook.pdf"].bm25
+    fresh = LexicalIndex(tmp_path / "lexical", LexicalConfig()).document_scores(query, {"handbook.pdf"})
+    assert after < before and after == pytest.approx(fresh["handbook.pdf"].bm25)
 
 
 def test_stemming_and_stopwords() -> None:
     tokenize = Tokenizer(LexicalConfig())
-    assert tokenize("The runners were Running") == ["runner", "were", "run"]
+    assert tokenize("How do the runners keep Running") == ["runner", "keep", "run"]
     assert Tokenizer(LexicalConfig(stemmer=False, stopwords=False))("The Runs") == ["the", "runs"]
     assert Tokenizer(LexicalConfig(language="german"))("Die Häuser") == ["die", "haus"]  # no German stopwords
+
+
+def test_identifiers_are_indexed_whole_and_by_their_parts() -> None:
+    tokenize = Tokenizer(LexicalConfig(stemmer=False, stopwords=False))
+    assert tokenize("writeBoolean") == ["writeboolean", "write", "boolean"]
+    assert tokenize("TYPE_BOOL x HTTPServer") == [
+        "type_bool",
+        "type",
+        "bool",
+        "x",
+        "httpserver",
+        "http",
+        "server",
+    ]
+    assert tokenize("__init__ Q3 2023 utf8") == ["__init__", "init", "q3", "2023", "utf8"]
+
+
+def test_texts_without_a_file_are_documents_of_their_own(lexical: LexicalIndex) -> None:
+    lexical.upsert([Chunk("m", "text:m", "Clean the burrs of the Aurora weekly.", 0, 37)])
+    scores = bm25_of(lexical.document_scores(Query("clean burrs"), {"text:m", "handbook.pdf"}))
+    assert set(scores) == {"text:m", "handbook.pdf"}
+    assert scores["text:m"] > scores["handbook.pdf"] > 0  # one short text holding both terms beats a file
+    # A conversation's turns name one document: they count as one, like the chunks of one file.
+    turns = [
+        Chunk(id_, "chat-7", text, 0, len(text)) for id_, text in [("t1", "Clean it."), ("t2", "Weekly.")]
+    ]
+    lexical.upsert(turns)
+    assert lexical.document_scores(Query("clean weekly"), {"chat-7"})["chat-7"].chunks == 2
 
 
 def test_text_in_any_script_and_query_syntax_characters_index_and_query(tmp_path: Path) -> None:
@@ -119,10 +163,10 @@ def test_text_in_any_script_and_query_syntax_characters_index_and_query(tmp_path
     assert ranked(index, "the of") == [] and ranked(index, "") == []
     index.upsert(chunks({id_: (text, {"source": f"{id_}.txt"}) for id_, (text, _) in odd.items()}))
     index.merge()  # counted by tantivy's aggregations, whose filters are query strings
-    files = index.file_scores(
+    files = index.document_scores(
         Query('日本 بالعالم "quoted" NEAR( col:on ☕ coffee'), {f"{i}.txt" for i in odd}
     )
-    assert {name for name, score in files.items() if score > 0} == {
+    assert {name for name, score in files.items() if score.bm25 > 0} == {
         "cjk.txt",
         "arabic.txt",
         "syntax.txt",

@@ -51,6 +51,18 @@ def images(book: Any) -> int:
     return sum("image/png" in o.get("data", {}) for c in book.cells for o in c.get("outputs", []))
 
 
+def table(out: str, header: str) -> list[list[str]]:
+    """The cells of the printed table whose header line starts with header, one list per row."""
+    lines = out.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith(header))
+    rows = []
+    for line in lines[start + 1 :]:
+        if not line.strip():
+            break
+        rows.append(line.split())
+    return rows
+
+
 @pytest.mark.parametrize("path", sorted(NOTEBOOKS.glob("*.ipynb")), ids=lambda p: p.name)
 def test_committed_notebooks_carry_no_outputs(path: Path) -> None:
     book = nbformat.read(path, as_version=4)
@@ -80,7 +92,15 @@ def test_pooling_comparison_on_a_scifact_subset(tmp_path: Path, monkeypatch: pyt
     book = execute("02_pooling_comparison.ipynb", parameters, monkeypatch)
     out = text_output(book)
     assert "26 documents, 5 queries" in out and "encoded 31 texts once for 4 pooling(s)" in out
-    assert "0.6451" in out  # the reference figure beside the measured mean
+    rows = table(out, "embedder.pooling  retrieval.search_type  ndcg@10  ref")
+    assert [row[:2] for row in rows] == [
+        [pooling, search] for pooling in parameters["POOLINGS"] for search in ("similarity", "hybrid")
+    ]
+    refs = {(row[0], row[1]): row[3] for row in rows}  # the ndcg@10 reference beside each row
+    # The reference figures (dense search) stand beside the dense rows only, never beside a hybrid one.
+    assert refs[("mean", "similarity")] == "0.6451" and refs[("cls", "similarity")] == "0.6063"
+    assert all(refs[(pooling, "hybrid")] == "-" for pooling in parameters["POOLINGS"])
+    assert refs[("idf_mean", "similarity")] == "-"  # no published figure
     assert images(book) == 1
 
 
@@ -119,8 +139,15 @@ def test_chunking_comparison_on_a_sec_10q_subset(tmp_path: Path, monkeypatch: py
     assert (
         "2 documents, 6 queries; documents chunked; a document's score is the best score of its chunks" in out
     )
-    assert "chunking.strategy  chunking.size  chunking.overlap  recall@5" in out
-    assert images(book) == 2
+    rows = table(out, "chunking.strategy  chunking.size  chunking.overlap  retrieval.search_type  recall@5")
+    assert [row[:4] for row in rows] == [
+        [strategy, str(size), "0", search]
+        for strategy in ("recursive", "token")
+        for size in (64, 128)
+        for search in ("similarity", "hybrid")
+    ]
+    assert all(len(row) == 10 for row in rows)  # 4 grid keys, 4 metrics, units, seconds: no ref column
+    assert images(book) == 2  # recall@5 and mrr@10, each with a dense and a hybrid line per strategy
 
 
 @needs_shared

@@ -125,6 +125,9 @@ def test_int8_keeps_its_float_part_in_fp32_where_bf16_pays(
 
 @pytest.mark.parametrize("backend", ["openvino", "torch"])
 def test_the_real_measurement_compares_both_precisions(backend: str) -> None:
-    """On any CPU: a positive ratio (fp32 time over bf16 time); what it is depends on the hardware."""
+    """On any CPU: a positive ratio (fp32 time over bf16 time); what it is depends on the hardware.
+
+    No bound below: on a CPU without AVX-512 (AMD EPYC, AVX2 only) torch emulates bf16 at 0.01x fp32.
+    """
     speedup = measure_bf16_speedup(backend)
-    assert 0.05 < speedup < 50
+    assert 0 < speedup < 50

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -44,3 +45,22 @@ class EvalCache:
         partial = path.with_suffix(f".{os.getpid()}.tmp")
         partial.write_text(json.dumps({"key": key, "result": result}, default=str), encoding="utf-8")
         partial.replace(path)  # readers never see half a file
+
+    def get_arrays(self, key: dict[str, Any], names: Sequence[str]) -> dict[str, np.ndarray] | None:
+        """The arrays stored under key by put_arrays, or None unless every one of names is there."""
+        paths = {name: self._path(key, f".{name}.npy") for name in names}
+        if not all(path.is_file() for path in paths.values()):
+            return None
+        try:
+            return {name: np.load(path) for name, path in paths.items()}
+        except (OSError, ValueError):
+            return None  # a damaged cache entry is recomputed, not fatal
+
+    def put_arrays(self, key: dict[str, Any], arrays: dict[str, np.ndarray]) -> None:
+        """Store arrays under key (a forward pass's vectors); each written atomically."""
+        self.directory.mkdir(parents=True, exist_ok=True)
+        for name, array in arrays.items():
+            path = self._path(key, f".{name}.npy")
+            partial = path.with_name(f"{path.stem}.{os.getpid()}.tmp.npy")
+            np.save(partial, array)
+            partial.replace(path)

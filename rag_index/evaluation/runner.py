@@ -33,7 +33,7 @@ from rag_index.index.progress import Meter
 from rag_index.search.retriever import Retriever
 from rag_index.storage.base import Query
 from rag_index.storage.chroma import ChromaStore
-from rag_index.storage.lexical import LEXICAL_SUFFIX, LexicalIndex
+from rag_index.storage.lexical import ENGINE, LEXICAL_SUFFIX, LexicalIndex
 from rag_index.types import Chunk
 
 ENCODE_BLOCK = 512  # texts per encode_pooled call: a progress step; batches inside stay length-sorted
@@ -68,6 +68,10 @@ class PointResult:
     units: int  # documents or chunks embedded
     encode_seconds: float  # the shared forward pass that produced this point (0 when cached)
     cached: bool
+
+    def matches(self, settings: Mapping[str, Any] | None) -> bool:
+        """Whether the point's grid values include every one of settings (None: any point)."""
+        return all(key in self.params and self.params[key] == v for key, v in (settings or {}).items())
 
     def row(self) -> dict[str, Any]:
         """A flat JSON-ready row: params, metrics, units, seconds, cached."""
@@ -140,10 +144,13 @@ class EvalReport:
         self,
         metrics: Sequence[str] = ("ndcg@10", "recall@5", "recall@10", "recall@100", "mrr@10", "map@100"),
         reference: Mapping[str, Mapping[str, float]] | None = None,
+        reference_for: Mapping[str, Any] | None = None,
     ) -> str:
         """One row per grid point: parameters, metrics, units embedded, seconds of its forward pass.
 
         reference ({pooling: {metric: value}}) adds a "ref" column beside each metric it has.
+        reference_for ({grid key: value}): what the reference was measured with; only rows with those grid
+        values show it, e.g. {"retrieval.search_type": "similarity"} for BEIR figures (dense search).
         """
         keys = list(self.results[0].params) if self.results else []
         compared = [m for m in metrics if reference and any(m in ref for ref in reference.values())]
@@ -155,7 +162,7 @@ class EvalReport:
         ]
         rows = []
         for r in self.results:
-            ref = (reference or {}).get(r.pooling, {})
+            ref = (reference or {}).get(r.pooling, {}) if r.matches(reference_for) else {}
             cells = [f"{r.metrics[m]:.4f}" for m in metrics]
             if compared:
                 cells = [
@@ -282,17 +289,26 @@ def index_units(
     unit_docs: Sequence[str],
     fingerprint: dict[str, Any],
 ) -> None:
-    """Write the units into store's (re)created collection, and into the (reset) lexical index if given."""
-    store.open(fingerprint, recreate=True)
+    """Write the units into store's (re)created collection, and into the (reset) lexical index if given.
+
+    A collection already holding them (its name is a digest of everything that made them) is kept, and so
+    is its lexical index while its settings stay the same.
+    """
+    kept = store.stored_fingerprint() == fingerprint
+    if kept:
+        store.attach()
+        kept = store.count() == len(unit_texts)
     chunks = [
         Chunk(id=f"u{i}", doc_id=doc, text=text, start=0, end=len(text), metadata={"source": doc})
         for i, (text, doc) in enumerate(zip(unit_texts, unit_docs, strict=True))
     ]
-    # Chroma keeps no text (scoring does not need it, and it slows the upsert); the lexical index does.
-    # Both keep the source, as in an index run: hybrid search weighs each hit's file by it.
-    bare = [Chunk(c.id, c.doc_id, "", 0, 0, c.metadata) for c in chunks]
-    store.upsert(bare, _unit_normalized(unit_vectors))
-    if lexical is not None:
+    if not kept:
+        store.open(fingerprint, recreate=True)
+        # Chroma keeps no text (scoring does not need it, and it slows the upsert); the lexical index does.
+        # Both keep the source, as in an index run: hybrid search weighs each hit's file by it.
+        bare = [Chunk(c.id, c.doc_id, "", 0, 0, c.metadata) for c in chunks]
+        store.upsert(bare, _unit_normalized(unit_vectors))
+    if lexical is not None and not (kept and lexical.describes(store.collection_id)):
         lexical.reset()
         lexical.upsert(chunks)
         lexical.mark(store.collection_id)
@@ -306,17 +322,22 @@ def retriever_search(
     units: int,
     documents: int,
     depth: int,
+    widen: bool = True,
 ) -> dict[str, dict[str, float]]:
     """The `depth` best documents per query, asked of the retriever as users ask it; a document scores
     its best unit.
 
     With several units per document, CHUNK_HEADROOM x depth units are fetched, so a query whose top
     units crowd into few documents may rank fewer than depth documents. Search types that fetch
-    candidates first (mmr, hybrid) fetch at least as many.
+    candidates first (mmr, hybrid) fetch at least as many (widen), or keep the configured fetch_k and
+    return at most that many units (not widen: the candidates a user's query fuses).
     """
     depth = min(depth, documents)
     fetch = min(units, depth if documents == units else depth * CHUNK_HEADROOM)
     fetch_k = max(retriever.fetch_k, fetch)
+    if not widen:
+        fetch_k = retriever.fetch_k
+        fetch = min(fetch, fetch_k) if retriever.search_type in ("mmr", "hybrid") else fetch
     queries = _unit_normalized(query_vectors)
     run: dict[str, dict[str, float]] = {}
     for qid, text, vector in zip(query_ids, query_texts, queries, strict=True):
@@ -374,11 +395,13 @@ def evaluate_points(
     progress: bool = True,
     search: str = "chroma",
     collections: str | Path | None = None,
+    widen: bool = True,
 ) -> EvalReport:
     """Embed the dataset for each point (one forward pass per group of points differing only in pooling
     or retrieval options), then search as each point says and score the rankings.
 
     search "chroma" writes each pooling's collection under collections (default: STORE_PATH/eval-collections).
+    widen: hybrid and mmr fetch as many candidates as the metrics rank (else the configured fetch_k).
     """
     if search not in SEARCHES:
         raise EvalError(f"--search {search!r}: expected one of {', '.join(SEARCHES)}")
@@ -429,7 +452,7 @@ def evaluate_points(
                 "metrics": list(metrics),
                 "search": search,
                 "retrieval": point.config.retrieval.model_dump() if search == "chroma" else None,
-                "lexical": point.config.lexical.model_dump()
+                "lexical": {**point.config.lexical.model_dump(), "engine": ENGINE}
                 if search == "chroma" and _uses_lexical(point)
                 else None,
             }
@@ -439,7 +462,19 @@ def evaluate_points(
         if missing:
             where = Path(collections or Path(config.store.path) / "eval-collections")
             computed = _compute(
-                dataset, config, embedder, whole, missing, metrics, depth, progress, report, where, units_key
+                dataset,
+                config,
+                embedder,
+                whole,
+                missing,
+                metrics,
+                depth,
+                progress,
+                report,
+                where,
+                units_key,
+                cache,
+                widen,
             )
             for point in missing:
                 stored[id(point)] = value = computed[id(point)]
@@ -480,6 +515,8 @@ def _compute(
     report: EvalReport,
     collections: Path,
     units_key: Callable[[str], dict[str, Any]],
+    cache: EvalCache | None,
+    widen: bool,
 ) -> dict[int, dict[str, Any]]:
     """One forward pass over units and queries for the points' poolings, then each point's search."""
     texts, stored_texts, unit_docs = _units(dataset, config, embedder, whole)
@@ -490,13 +527,28 @@ def _compute(
         embedder.fit_idf(texts)
     query_ids = _judged(dataset)
     query_texts = [embedder.query_prefix + dataset.queries[qid] for qid in query_ids]
-    started, truncated = time.perf_counter(), embedder.truncated
-    with _one_truncation_count():
-        unit_vectors = encode_blocks(embedder, texts, poolings, "documents" if whole else "chunks", progress)
-        query_vectors = encode_blocks(embedder, query_texts, poolings, "queries", progress)
-    seconds = round(time.perf_counter() - started, 2)
-    passed = EncodePass(poolings, len(texts) + len(query_texts), seconds, embedder.truncated - truncated)
-    report.passes.append(passed)
+    # The forward pass is cached apart from the results: points that differ in retrieval options reuse it.
+    queries_digest = hashlib.sha256(json.dumps(query_texts).encode("utf-8")).hexdigest()
+    keys = {name: {**units_key(name), "queries": queries_digest} for name in poolings}
+    found = {
+        name: cache.get_arrays(key, ("units", "queries")) if cache else None for name, key in keys.items()
+    }
+    seconds = 0.0
+    if all(found.values()):
+        unit_vectors = {name: arrays["units"] for name, arrays in found.items() if arrays}
+        query_vectors = {name: arrays["queries"] for name, arrays in found.items() if arrays}
+    else:
+        started, truncated = time.perf_counter(), embedder.truncated
+        with _one_truncation_count():
+            kind = "documents" if whole else "chunks"
+            unit_vectors = encode_blocks(embedder, texts, poolings, kind, progress)
+            query_vectors = encode_blocks(embedder, query_texts, poolings, "queries", progress)
+        seconds = round(time.perf_counter() - started, 2)
+        passed = EncodePass(poolings, len(texts) + len(query_texts), seconds, embedder.truncated - truncated)
+        report.passes.append(passed)
+        for name, key in keys.items():
+            if cache is not None:
+                cache.put_arrays(key, {"units": unit_vectors[name], "queries": query_vectors[name]})
     raw_queries = [dataset.queries[qid] for qid in query_ids]
     documents = len(set(unit_docs))
     computed = {}
@@ -522,7 +574,14 @@ def _compute(
                 options = point.config.retrieval.model_dump()
                 retriever = Retriever(embedder, store, lexical=lexical, **options)
                 runs[id(point)] = retriever_search(
-                    retriever, query_ids, raw_queries, query_vectors[name], len(texts), documents, depth
+                    retriever,
+                    query_ids,
+                    raw_queries,
+                    query_vectors[name],
+                    len(texts),
+                    documents,
+                    depth,
+                    widen,
                 )
         for point in mine:
             computed[id(point)] = {

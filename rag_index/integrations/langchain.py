@@ -122,7 +122,8 @@ class RagIndexRetriever(BaseRetriever):
     fusion: str | None = None
     rrf_k: int | None = None
     alpha: float | None = None
-    file_weight: float | None = None
+    lexical_ramp: int | None = None
+    document_weight: float | None = None
     recency_decay: float | None = None
     where: dict[str, Any] | None = None
     where_document: dict[str, Any] | None = None

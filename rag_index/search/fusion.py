@@ -4,18 +4,21 @@ Scaling for the mix: ``convex`` maps each side's scores min..max to 0..1 per que
 (distribution-based score fusion, as Qdrant's) maps mean - 3 sd .. mean + 3 sd to 0..1, so one outlying
 score does not squeeze the others together.
 
-The mixes can also weigh each hit's file as a whole (``files``: the query's BM25 over every chunk of the
-file), so the chunks of the file a question is about rise even when they do not repeat its words.
+The mixes can also weigh each hit's document as a whole (``documents``: the query's BM25 over every
+chunk of the document), so the chunks of the file a question is about rise even when they do not repeat
+its words; a memory or any other one-chunk document is scored by its chunk alone, on the same scale.
 
 Each fused hit keeps why it came where it did: ``dense_score``, ``dense_rank``, ``lexical_score``,
-``lexical_rank`` and ``file_score`` in its metadata (absent on a side that did not return it); its score
-is the fused score, higher is better.
+``lexical_rank``, ``document_score`` and ``document_share`` (the share of the fused score its document
+decided) in its metadata (absent where a side did not return it); its score is the fused score, higher is
+better.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
+from rag_index.storage.base import DocumentScore, document_of
 from rag_index.types import ScoredChunk
 
 FUSIONS = ("rrf", "convex", "dbsf")
@@ -41,22 +44,36 @@ def _distribution(scores: Mapping[str, float]) -> dict[str, float]:
     return {key: (score - (mean - 3 * sd)) / (6 * sd) for key, score in scores.items()}
 
 
+def lexical_weight(alpha: float, chunks: int, ramp: int) -> float:
+    """The lexical side's weight in an index of this many chunks: alpha * chunks / (chunks + ramp).
+
+    BM25 weighs a term by how few chunks hold it, which means little in a handful of chunks: in the
+    sample corpus with twelve memories (27 chunks) one shared word ("back", "shop") outweighed what the
+    dense side understood. From a few thousand chunks on the weight is close to alpha.
+    """
+    return alpha * chunks / (chunks + ramp) if ramp else alpha
+
+
 def fuse(
     dense: Sequence[ScoredChunk],
     lexical: Sequence[ScoredChunk],
     fusion: str = "rrf",
     rrf_k: int = 60,
     alpha: float = 0.5,
-    files: Mapping[str, float] | None = None,
-    file_weight: float = 0.0,
+    documents: Mapping[str, DocumentScore] | None = None,
+    document_weight: float = 0.0,
 ) -> list[ScoredChunk]:
     """Both rankings as one, best first.
 
     rrf: sum of 1 / (rrf_k + rank) over the sides that returned a hit (Cormack et al. 2009).
     convex, dbsf: alpha * lexical + (1 - alpha) * dense, each side scaled per query (see above); a side
     that did not return a hit counts 0 there (Bruch et al. 2023 found a tuned convex mix beats RRF).
-    files (convex, dbsf): source -> the BM25 of the query over that whole file; scaled the same way over
-    the candidates' files, it makes file_weight of each chunk's score (the rest is the mix above).
+    documents (convex, dbsf): each candidate's document -> the BM25 of the query over the whole
+    document and its chunk count (rag_index.storage.base.document_of says what a chunk's document is).
+    Scaled the same way over the candidates' documents, it makes a share of each chunk's score that
+    grows with the document's chunks: document_weight * (1 - 1 / chunks). A document of one chunk (a
+    memory, an abstract, a note) holds nothing its chunk does not, so its chunk's score is the mix
+    alone; a filing of 200 chunks lends its chunks nearly document_weight of its own evidence.
     """
     if fusion not in FUSIONS:
         raise ValueError(f"fusion {fusion!r} is not one of {', '.join(FUSIONS)}")
@@ -80,13 +97,16 @@ def fuse(
             id_: alpha * scaled_lexical.get(id_, 0.0) + (1.0 - alpha) * scaled_dense.get(id_, 0.0)
             for id_ in provenance
         }
-        if files and file_weight:
-            scaled_files = scale(files)
+        if documents and document_weight:
+            scaled_documents = scale({document: score.bm25 for document, score in documents.items()})
             for id_, hit in hits.items():
-                source = str(hit.metadata.get("source"))
-                if source in files:
-                    provenance[id_]["file_score"] = files[source]
-                fused[id_] = (1.0 - file_weight) * fused[id_] + file_weight * scaled_files.get(source, 0.0)
+                document = document_of(hit.metadata)
+                if document is None or document not in documents:
+                    continue
+                score = documents[document]
+                share = document_weight * (1.0 - 1.0 / max(score.chunks, 1))
+                provenance[id_].update(document_score=score.bm25, document_share=round(share, 6))
+                fused[id_] = (1.0 - share) * fused[id_] + share * scaled_documents[document]
 
     def order(id_: str) -> tuple[float, float, str]:
         # Ties go to the better dense rank, then the id: the same query always gives the same order.

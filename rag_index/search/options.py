@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import AliasChoices, Field, field_validator, model_validator
 
 from rag_index.search.fusion import FUSIONS
 from rag_index.settings import Section, one_of
@@ -15,20 +15,27 @@ class RetrievalConfig(Section):
     """How queries are answered (see rag_index.search.Retriever for the search types)."""
 
     k: int = Field(default=5, gt=0)
-    # hybrid: dense and BM25 fused, with each chunk's file weighed too, beat dense alone on SciFact (nDCG@10
-    # 0.732 vs 0.645) and sec-10q (MRR@10 0.777 vs 0.655); see the README's hybrid section for the trade-offs.
+    # hybrid: dense and BM25 fused, each chunk's document weighed in: chosen on the quality suite (BEIR,
+    # document QA, agent memory beside files), see docs/decisions/search-defaults.md
     search_type: str = "hybrid"
     fetch_k: int = Field(default=20, gt=0)  # mmr, hybrid: candidates fetched (per side) before k are picked
     lambda_mult: float = Field(default=0.5, ge=0.0, le=1.0)  # mmr: 1 = relevance only, 0 = diversity only
     score_threshold: float | None = None  # similarity_score_threshold: the lowest score kept
     # hybrid: rrf (rank fusion), convex (a mix of min-max scaled scores) or dbsf (a mix of scores scaled by
-    # their mean and spread: with alpha 0.35 and file_weight 0.5 it met the SciFact and both sec-10q targets)
+    # their mean and spread, as Qdrant's)
     fusion: str = "dbsf"
     rrf_k: int = Field(default=60, gt=0)  # hybrid rrf: 1 / (rrf_k + rank)
-    # hybrid convex and dbsf: the lexical side's weight
-    alpha: float = Field(default=0.35, ge=0.0, le=1.0)
-    # hybrid convex and dbsf: the weight of each chunk's file as a whole (BM25 of the query over the file)
-    file_weight: float = Field(default=0.5, ge=0.0, le=1.0)
+    # hybrid convex and dbsf: the lexical side's weight (in an index of many chunks; see lexical_ramp)
+    alpha: float = Field(default=0.38, ge=0.0, le=1.0)
+    # hybrid convex and dbsf: in an index of n chunks the lexical side weighs alpha * n / (n + lexical_ramp):
+    # BM25's statistics mean little over a handful of chunks (0: alpha whatever the size)
+    lexical_ramp: int = Field(default=100, ge=0)
+    # hybrid convex and dbsf: the most a chunk's document as a whole (BM25 of the query over all its chunks)
+    # decides of the chunk's score; a document of n chunks gets document_weight * (1 - 1/n), so a one-chunk
+    # document (a memory, an abstract) competes by its chunk alone. Formerly file_weight (still read).
+    document_weight: float = Field(
+        default=0.6, ge=0.0, le=1.0, validation_alias=AliasChoices("document_weight", "file_weight")
+    )
     # recency-aware recall (off: None): fetch_k candidates gain (1 - decay) ** hours since created_at
     recency_decay: float | None = Field(default=None, gt=0.0, lt=1.0)
 

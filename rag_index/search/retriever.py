@@ -5,12 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 from rag_index.errors import StoreError
-from rag_index.search.fusion import fuse
+from rag_index.search.fusion import fuse, lexical_weight
 from rag_index.search.mmr import mmr_select
 from rag_index.search.options import RetrievalConfig
 from rag_index.search.recency import with_recency
 from rag_index.settings import validated
-from rag_index.storage.base import LexicalStore, Query
+from rag_index.storage.base import DocumentScore, LexicalStore, Query, document_of
 from rag_index.storage.chroma import ChromaStore
 from rag_index.types import Embedder, ScoredChunk
 
@@ -31,8 +31,10 @@ class Retriever:
     - ``similarity_score_threshold``: the k nearest chunks whose score is at least score_threshold.
     - ``lexical``: the k best chunks by BM25 over the lexical index; the score is BM25.
     - ``hybrid``: fetch_k chunks from each side, fused (``fusion``: rrf, or convex and dbsf with
-      ``alpha``; these two also weigh each chunk's file as a whole by ``file_weight``); the score is the
-      fused one, and each hit's metadata says its dense and lexical score and rank, and its file's score.
+      ``alpha``, less in an index of few chunks (``lexical_ramp``); these two also weigh each chunk's
+      document as a whole, by ``document_weight`` and the document's chunks: see
+      rag_index.search.fusion); the score is the fused one, and each hit's
+      metadata says its dense and lexical score and rank, and its document's score and share.
 
     ``where`` and ``where_document`` filters apply to every side. With ``recency_decay`` set, any search
     type fetches max(k, fetch_k) candidates and ranks them by score + (1 - recency_decay) ** hours since
@@ -113,9 +115,12 @@ class Retriever:
         if opts.search_type == "hybrid":
             dense = self.store.search(query, opts.fetch_k, **filters)
             lexical = self._lexical().search(query, opts.fetch_k, **filters)
-            weigh_files = opts.file_weight and opts.fusion != "rrf"  # rrf fuses ranks, not scores
-            files = self._file_scores(query, [*dense, *lexical]) if weigh_files else None
-            fused = fuse(dense, lexical, opts.fusion, opts.rrf_k, opts.alpha, files, opts.file_weight)
+            weigh = opts.document_weight and opts.fusion != "rrf"  # rrf fuses ranks, not scores
+            documents = self._document_scores(query, [*dense, *lexical]) if weigh else None
+            alpha = opts.alpha
+            if opts.fusion != "rrf" and opts.lexical_ramp:
+                alpha = lexical_weight(alpha, self._lexical().approximate_count(), opts.lexical_ramp)
+            fused = fuse(dense, lexical, opts.fusion, opts.rrf_k, alpha, documents, opts.document_weight)
             return fused[: opts.k]
         if query.vector is None:
             raise ValueError(f"search_type {opts.search_type!r} needs the query's vector")
@@ -128,10 +133,10 @@ class Retriever:
             return [hit for hit in hits if threshold is not None and hit.score >= threshold]
         return hits
 
-    def _file_scores(self, query: Query, hits: list[ScoredChunk]) -> dict[str, float]:
-        """The BM25 of the query over each hit's whole file (see LexicalIndex.file_scores)."""
-        sources = {str(hit.metadata["source"]) for hit in hits if "source" in hit.metadata}
-        return self._lexical().file_scores(query, sources)
+    def _document_scores(self, query: Query, hits: list[ScoredChunk]) -> dict[str, DocumentScore]:
+        """The BM25 of the query over each hit's whole document (see LexicalIndex.document_scores)."""
+        documents = {document for hit in hits if (document := document_of(hit.metadata))}
+        return self._lexical().document_scores(query, documents)
 
     def _lexical(self) -> LexicalStore:
         if self.lexical is None:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 import numpy as np
 
@@ -39,9 +39,26 @@ def stored_metadata(chunk: Chunk) -> dict[str, str | int | float | bool]:
     return chroma_metadata({**chunk.metadata, "doc_id": chunk.doc_id})
 
 
+def document_of(metadata: Mapping[str, Any]) -> str | None:
+    """The document a chunk belongs to: its file (``source``), else its ``doc_id``.
+
+    A text added through the API has a doc_id of its own (``text:<id>``) unless its caller names one, so the
+    turns of one conversation can count as one document. Search weighs every chunk's document on one scale.
+    """
+    document = metadata.get("source") or metadata.get("doc_id")
+    return None if document is None else str(document)
+
+
 def chunk_stores(store: ChunkStore, lexical: ChunkStore | None) -> list[ChunkStore]:
     """The stores every chunk of a collection is written to: the collection, then its lexical index."""
     return [store] if lexical is None else [store, lexical]
+
+
+class DocumentScore(NamedTuple):
+    """The BM25 of a query over a whole document, and how many chunks the document has."""
+
+    bm25: float
+    chunks: int
 
 
 @dataclass(frozen=True)
@@ -88,8 +105,12 @@ class ChunkStore(Protocol):
 
 
 class LexicalStore(ChunkStore, Protocol):
-    """A ChunkStore searched by words, which can also score whole files (see LexicalIndex.file_scores)."""
+    """A ChunkStore searched by words that also scores whole documents (LexicalIndex.document_scores)."""
 
-    def file_scores(self, query: Query, sources: Collection[str]) -> dict[str, float]:
-        """BM25 of the query over each of these files as a whole."""
+    def approximate_count(self) -> int:
+        """About how many chunks the index holds (cheap: hybrid search asks it per query)."""
+        ...
+
+    def document_scores(self, query: Query, sources: Collection[str]) -> dict[str, DocumentScore]:
+        """BM25 of the query over each of these documents as a whole, and the document's chunks."""
         ...

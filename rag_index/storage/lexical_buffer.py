@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 
+from rag_index.storage.base import document_of
 from rag_index.storage.sqlite import connect, transaction
 
 BUFFER_LIMIT = 64  # chunks held before a merge: a commit every 64 one-text adds, and little to score
@@ -51,10 +52,9 @@ class Write:
         return self.terms is None
 
     @cached_property  # parsed once per write: a search and a merge each ask for it more than once
-    def source(self) -> str | None:
-        """The file the chunk comes from (its ``source`` metadata), if it has one."""
-        source = json.loads(self.meta).get("source")
-        return None if source is None else str(source)
+    def document(self) -> str | None:
+        """The document the chunk belongs to (see rag_index.storage.base.document_of)."""
+        return document_of(json.loads(self.meta))
 
 
 class WriteBuffer:
