@@ -208,8 +208,11 @@ def test_retrieval_config_checks_its_options(tmp_path: Path) -> None:
         lambda_mult=0.5,
         score_threshold=None,
         fusion="dbsf",
-        alpha=0.35,
+        alpha=0.38,
+        lexical_ramp=100,
+        document_weight=0.6,
     )
+    assert RetrievalConfig(file_weight=0.2).document_weight == 0.2  # the key's former name is still read
     with pytest.raises(ConfigError, match=r"^retrieval\.search_type: 'knn' is not one of similarity, mmr, "):
         load_config(overrides=["retrieval.search_type=knn"])
     with pytest.raises(
