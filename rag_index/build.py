@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 from typing import TYPE_CHECKING
 
 from rag_index.chunking import Chunker, make_chunker
@@ -17,6 +18,9 @@ from rag_index.types import Embedder
 
 if TYPE_CHECKING:  # imported when an embedder is built: an unchanged re-index never imports torch
     from rag_index.embed.embedder import PoolingEmbedder
+
+
+log = logging.getLogger(__name__)
 
 
 def build_embedder(config: EmbedderConfig) -> PoolingEmbedder:
@@ -68,8 +72,15 @@ def build_retriever(
     """The retriever a `retrieval:` section describes, over an open store (and its lexical index).
 
     A lexical index that is missing or incomplete for this collection is not used: a search type that
-    needs it fails here, saying how to build it, rather than quietly returning dense results.
+    needs it fails here, saying how to build it, rather than quietly returning dense results. A damaged
+    one (derived state: rebuilt by verify --repair or the next index run) lets hybrid search answer from
+    the dense side meanwhile, with a warning.
     """
-    if lexical is not None and not lexical.describes(store.collection_id):
+    options = config.model_dump()
+    damage = lexical.damage() if lexical is not None else None
+    if damage is not None and config.search_type == "hybrid":
+        log.warning("%s; until then hybrid search answers from the dense side", damage)
+        options["search_type"] = "similarity"
+    if lexical is not None and (damage is not None or not lexical.describes(store.collection_id)):
         lexical = None
-    return Retriever(embedder, store, lexical=lexical, **config.model_dump())
+    return Retriever(embedder, store, lexical=lexical, **options)

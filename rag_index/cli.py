@@ -413,7 +413,9 @@ def cmd_verify(args: argparse.Namespace) -> int:
             print(f"drift: {source}: its last write was interrupted")
         for source in drift.outdated:
             print(f"drift: {source}: indexed with other loader or chunking settings")
-        if drift.lexical_stale:
+        if drift.lexical_damaged:
+            print(f"drift: {drift.lexical_damaged}")
+        elif drift.lexical_stale:
             print("drift: the lexical index is incomplete or was built for another collection or settings")
         for source, ids in drift.lexical_missing.items():
             print(f"drift: {source}: {len(ids)} chunk(s) missing from the lexical index")

@@ -39,8 +39,8 @@ def unchanged_report(root: Path, config: Config, prune: bool = True, wait: float
         if manifest.collection_id != store.collection_id or manifest.interrupted_texts():
             return None  # another collection, or a text's add or delete to finish: the full run does it
         lexical = build_lexical(config.lexical, store)
-        if lexical is not None and not lexical.describes(store.collection_id):
-            return None  # new, rebuilt, or with other settings: the full run brings it up to date
+        if lexical is not None and (not lexical.describes(store.collection_id) or lexical.damage()):
+            return None  # new, rebuilt, damaged or with other settings: the full run brings it up to date
         if lexical is None and store.state_file(LEXICAL_SUFFIX).exists():
             return None  # turned off: the full run removes it
         report = IndexReport(root=str(root), collection=store.name, store=store.label)

@@ -74,14 +74,14 @@ def store_lock(store: ChromaStore, wait: float = 0.0) -> StoreLock:
 def sync_lexical(store: ChromaStore, lexical: LexicalIndex, checkpoint: Checkpoint = no_checkpoint) -> None:
     """Make the lexical index hold exactly the collection's chunks (rebuilt from their stored texts).
 
-    Needed when it is new, describes another collection (recreated) or other settings, or a rebuild
+    Needed when it is new, damaged, describes another collection (recreated) or other settings, or a rebuild
     was interrupted: it is marked complete only at the end, so a kill midway means another rebuild.
     Chunks of interrupted writes are copied too; the manifest lists them, so they are cleaned up as
     in the collection.
     """
-    if lexical.describes(store.collection_id):
+    if lexical.describes(store.collection_id) and lexical.damage() is None:
         return
-    lexical.reset()
+    lexical.reset()  # a damaged index is discarded whole first
     for page in store.chunks():
         lexical.upsert(page)
         checkpoint("rebuilt")

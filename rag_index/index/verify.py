@@ -35,6 +35,7 @@ class Drift:
     counts: dict[str, dict[str, int]] = field(default_factory=dict)  # source -> {manifest, store} if unequal
     chunks_in_lexical: int | None = None  # None: no lexical index is kept
     lexical_stale: bool = False  # the lexical index describes another collection or settings: rebuild it
+    lexical_damaged: str | None = None  # why its files cannot be read (then also stale: rebuilt whole)
     lexical_missing: dict[str, list[str]] = field(default_factory=dict)  # source -> its ids the index lacks
     lexical_stray: list[str] = field(default_factory=list)  # ids in the lexical index no source claims
 
@@ -105,6 +106,10 @@ def find_drift(
 def _lexical_drift(
     drift: Drift, store: ChromaStore, lexical: LexicalIndex, entries: dict[str, Entry], claimed: set[str]
 ) -> None:
+    drift.lexical_damaged = lexical.damage()
+    if drift.lexical_damaged is not None:
+        drift.lexical_stale = True  # derived from the collection's texts: rebuilt, nothing is lost
+        return
     in_lexical = lexical.ids()
     drift.chunks_in_lexical = len(in_lexical)
     if not lexical.describes(store.collection_id):

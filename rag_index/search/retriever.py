@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from rag_index.errors import StoreError
@@ -16,6 +17,7 @@ from rag_index.types import Embedder, ScoredChunk
 
 DENSE = ("similarity", "mmr", "similarity_score_threshold", "hybrid")  # search types that embed the query
 LEXICAL = ("lexical", "hybrid")  # search types that need the lexical index
+log = logging.getLogger(__name__)
 
 
 class Retriever:
@@ -114,12 +116,16 @@ class Retriever:
             return self._lexical().search(query, opts.k, **filters)
         if opts.search_type == "hybrid":
             dense = self.store.search(query, opts.fetch_k, **filters)
-            lexical = self._lexical().search(query, opts.fetch_k, **filters)
             weigh = opts.document_weight and opts.fusion != "rrf"  # rrf fuses ranks, not scores
-            documents = self._document_scores(query, [*dense, *lexical]) if weigh else None
-            alpha = opts.alpha
-            if opts.fusion != "rrf" and opts.lexical_ramp:
-                alpha = lexical_weight(alpha, self._lexical().approximate_count(), opts.lexical_ramp)
+            try:
+                lexical = self._lexical().search(query, opts.fetch_k, **filters)
+                documents = self._document_scores(query, [*dense, *lexical]) if weigh else None
+                alpha = opts.alpha
+                if opts.fusion != "rrf" and opts.lexical_ramp:
+                    alpha = lexical_weight(alpha, self._lexical().approximate_count(), opts.lexical_ramp)
+            except StoreError as err:  # damaged derived state: the dense side still answers
+                log.warning("%s; until then hybrid search answers from the dense side", err)
+                return dense[: opts.k]
             fused = fuse(dense, lexical, opts.fusion, opts.rrf_k, alpha, documents, opts.document_weight)
             return fused[: opts.k]
         if query.vector is None:

@@ -17,10 +17,12 @@ the same rules as the dense side.
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import os
 import re
 import shutil
+import sqlite3
 import tempfile
 import threading
 import unicodedata
@@ -28,7 +30,7 @@ from collections import Counter, defaultdict
 from collections.abc import Callable, Collection, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
-from typing import Any
+from typing import Any, TypeVar, cast
 
 import numpy as np
 from pydantic import field_validator
@@ -148,6 +150,31 @@ class _FileCounts:
     files_with: dict[str, int] = field(default_factory=dict)  # term -> files holding it
 
 
+REBUILD_HINT = "`rag-index verify --repair` or the next `rag-index index` rebuilds it from the collection"
+
+
+def _unreadable(err: BaseException) -> bool:
+    """Whether err says the index's files are damaged (tantivy raises ValueError, or panics on some)."""
+    return (
+        isinstance(err, ValueError | OSError | sqlite3.DatabaseError)
+        or type(err).__name__ == "PanicException"
+    )
+
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _read(method: F) -> F:
+    """A read of the index whose damaged files surface as one StoreError (see LexicalIndex._reading)."""
+
+    @functools.wraps(method)
+    def reading(self: LexicalIndex, *args: Any, **kwargs: Any) -> Any:
+        with self._reading():
+            return method(self, *args, **kwargs)
+
+    return cast(F, reading)
+
+
 def discard(path: Path) -> None:
     """Remove a lexical index that is no longer kept up to date (lexical.enabled was turned off)."""
     if path.exists():
@@ -190,19 +217,60 @@ class LexicalIndex:
         except FileNotFoundError:
             return {}
         except (OSError, ValueError) as err:
-            raise StoreError(f"{self._state_file}: cannot be read ({err})") from None
+            raise StoreError(
+                f"{self._state_file}: the lexical index cannot be read ({err}); {REBUILD_HINT}"
+            ) from None
 
     def describes(self, collection_id: str) -> bool:
-        """Whether the index is complete for this collection with the current settings."""
-        state = self.state()
+        """Whether the index is complete for this collection with the current settings (and readable)."""
+        try:
+            state = self.state()
+        except StoreError:
+            return False  # a damaged state file: rebuilt like an index of other settings
         return state.get("collection_id") == collection_id and state.get("settings") == self.settings
+
+    def damage(self) -> str | None:
+        """Why the index cannot be read (a damaged file), or None when it can: a cheap probe of each part."""
+        import tantivy
+
+        try:
+            with self._reading():
+                self.state()
+                self._buffer.latest()
+                searcher = self._searcher()
+                if searcher is not None and searcher.num_docs:
+                    hits = searcher.search(tantivy.Query.all_query(), limit=1).hits
+                    searcher.doc(hits[0][1])
+                    self.document_scores(Query("a"), {"a"})  # the term dictionary and the fast fields
+        except StoreError as err:
+            return str(err)
+        return None
+
+    @contextlib.contextmanager
+    def _reading(self) -> Iterator[None]:
+        """Damaged files surface as one StoreError that names the index and how to rebuild it."""
+        try:
+            yield
+        except StoreError:
+            raise
+        except BaseException as err:
+            if not _unreadable(err):
+                raise
+            self._index = None  # open it afresh next time: it may have been rebuilt meanwhile
+            raise StoreError(
+                f"{self.path}: the lexical index cannot be read ({type(err).__name__}: {err}); {REBUILD_HINT}"
+            ) from None
 
     def reset(self) -> None:
         """Drop every chunk; the index describes no collection until mark(collection_id)."""
         with self._lock:
-            if self.state().get("settings", {}).get("engine") not in (None, ENGINE):
+            if self.damage() is not None or self.state().get("settings", {}).get("engine") not in (
+                None,
+                ENGINE,
+            ):
                 self.close()
-                discard(self.path)  # another version's schema: start a new index, not one that mixes both
+                self._index = None
+                discard(self.path)  # damaged, or another version's schema: start a new index
             self._write_state(None)
             with self._writer() as writer:
                 writer.delete_all_documents()
@@ -256,6 +324,8 @@ class LexicalIndex:
         """A few writes go to the buffer (one SQLite commit); more, with the buffer's, to tantivy."""
         import tantivy
 
+        if not (writes or merge):
+            return
         with self._lock:
             if not merge and self._buffer.count() + len(writes) <= BUFFER_LIMIT:
                 if writes:
@@ -276,6 +346,7 @@ class LexicalIndex:
             if buffered:
                 self._buffer.drop(through)  # after the commit: a kill before this merges them again
 
+    @_read
     def ids(self) -> set[str]:
         """Every chunk id in the index."""
         import tantivy
@@ -288,6 +359,7 @@ class LexicalIndex:
             found = {searcher.doc(address)["id"][0] for _, address in hits}
         return (found - set(buffered)) | {id_ for id_, write in buffered.items() if not write.deleted}
 
+    @_read
     def count(self) -> int:
         """Number of chunks in the index."""
         if self._buffer.count():
@@ -295,12 +367,14 @@ class LexicalIndex:
         searcher = self._searcher()
         return 0 if searcher is None else int(searcher.num_docs)
 
+    @_read
     def approximate_count(self) -> int:
         """Chunks in the index, cheaply: tantivy's count plus buffered writes (a replacement counts twice)."""
         searcher = self._searcher()
         indexed = 0 if searcher is None else int(searcher.num_docs)
         return indexed + sum(1 for write in self._buffer.latest().values() if not write.deleted)
 
+    @_read
     def search(
         self,
         query: Query,
@@ -353,6 +427,7 @@ class LexicalIndex:
             found += self._buffered_hits(terms, buffered, allowed, searcher, top)
         return sorted(found, key=lambda hit: -hit.score)[:k]
 
+    @_read
     def document_scores(self, query: Query, sources: Collection[str]) -> dict[str, DocumentScore]:
         """BM25 of the query over whole documents (each of sources, a query's candidates), and their chunks.
 
@@ -520,7 +595,9 @@ class LexicalIndex:
                 self.path.mkdir(parents=True, exist_ok=True)
                 self._index = tantivy.Index(builder.build(), path=str(self.path), reuse=True)
             except (OSError, ValueError) as err:
-                raise StoreError(f"{self.path}: the lexical index cannot be opened ({err})") from None
+                raise StoreError(
+                    f"{self.path}: the lexical index cannot be opened ({err}); {REBUILD_HINT}"
+                ) from None
         return self._index
 
     def close(self) -> None:
