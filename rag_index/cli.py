@@ -263,7 +263,13 @@ def _stdin_texts() -> tuple[list[str], list[dict[str, Any] | None], list[str | N
     texts: list[str] = []
     metadatas: list[dict[str, Any] | None] = []
     ids: list[str | None] = []
-    for number, line in enumerate(sys.stdin, 1):
+    for number, raw in enumerate(sys.stdin.buffer, 1):
+        try:
+            line = raw.decode("utf-8")
+        except UnicodeDecodeError as err:
+            raise UsageError(
+                f"stdin line {number}: not UTF-8 (byte {raw[err.start]:#04x} at {err.start})"
+            ) from None
         if not line.strip():
             continue
         try:

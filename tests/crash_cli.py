@@ -1,5 +1,8 @@
 """`python -m tests.crash_cli POINT:N ARGS...`: the rag-index CLI, SIGKILLed the N-th time it reaches POINT.
 
+`python -m tests.crash_cli pause:POINT:N:MARKER ARGS...`: it creates the file MARKER the N-th time it reaches
+POINT and waits there for a signal, so that a test can stop it from outside at that state, not by timing.
+
 The points are the crash-safe writer's (rag_index/storage/writer.py): begun = sources marked in progress,
 upserted = one store has a write batch, written = every store has it, deleted = replaced chunks deleted,
 committed = sources recorded as done, pruning = a deleted file's entry marked for removal, pruned = removed.
@@ -31,6 +34,25 @@ def kill_at(spec: str) -> Callable[[str], None]:
     return checkpoint
 
 
+def pause_at(spec: str) -> Callable[[str], None]:
+    """A checkpoint that, the N-th time it passes POINT ("POINT:N:MARKER"), creates MARKER and waits for a
+    signal (SIGINT then interrupts the run there as Ctrl-C would; SIGKILL ends it)."""
+    name, count, marker = spec.split(":", 2)
+    limit, passed = int(count), Counter[str]()
+
+    def checkpoint(point: str) -> None:
+        if point == name:
+            passed[point] += 1
+            if passed[point] == limit:
+                with open(marker, "w"):
+                    pass
+                while True:
+                    signal.pause()
+
+    return checkpoint
+
+
 if __name__ == "__main__":
     spec, *argv = sys.argv[1:]
-    sys.exit(main(argv, checkpoint=kill_at(spec)))
+    hook = pause_at(spec.removeprefix("pause:")) if spec.startswith("pause:") else kill_at(spec)
+    sys.exit(main(argv, checkpoint=hook))

@@ -218,7 +218,8 @@ def test_a_lock_held_by_a_killed_process_is_free(tmp_path: Path) -> None:
 def test_stopped_from_outside_mid_run_converges_to_a_clean_run(
     tmp_path: Path, tiny_model: Path, signum: signal.Signals
 ) -> None:
-    """No hook: a real signal from this process as soon as the run has recorded its first finished file.
+    """A real signal from this process once the run has recorded its first finished file: the run waits
+    there for it (tests/crash_cli.py's pause), so a busy machine cannot let it finish first.
 
     SIGKILL stops it dead; SIGINT (Ctrl-C) stops the threads reading and embedding ahead, and the CLI
     says so in one line, without a traceback, and exits 130.
@@ -228,18 +229,26 @@ def test_stopped_from_outside_mid_run_converges_to_a_clean_run(
     for i in range(20):
         (root / f"part {i:02d}.txt").write_text(text(f"part {i}", 120))
     config = config_for(store, tiny_model)
-    args = [sys.executable, "-m", "rag_index.cli", "index", str(root), "--json"]
+    marker = tmp_path / "paused"
+    args = [
+        sys.executable,
+        "-m",
+        "tests.crash_cli",
+        f"pause:committed:1:{marker}",
+        "index",
+        str(root),
+        "--json",
+    ]
     for item in overrides(store, tiny_model):
         args += ["--set", item]
     SharedSystemClient.clear_system_cache()
     process = subprocess.Popen(args, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    manifest_file = build_store(config.store).state_file(".manifest.sqlite3")
     try:
-        while process.poll() is None:
-            if manifest_file.exists() and done_entries(manifest_file) > 0:
-                process.send_signal(signum)
-                break
+        while process.poll() is None and not marker.exists():
             time.sleep(0.01)
+        assert marker.exists(), "the run ended before recording its first file"
+        assert done_entries(build_store(config.store).state_file(".manifest.sqlite3")) > 0
+        process.send_signal(signum)
     finally:
         _, stderr = process.communicate(timeout=300)
     if signum == signal.SIGKILL:

@@ -18,7 +18,10 @@ from rag_index.config import Config
 from rag_index.index.local import index_with_config
 from rag_index.index.verify import verify
 from rag_index.storage.lexical import LexicalIndex
-from tests.test_verify import indexed, lexical_of, settings  # noqa: F401  (indexed: a fixture)
+from tests import test_verify
+from tests.test_verify import lexical_of, settings
+
+indexed = test_verify.indexed  # the fixture: three small files indexed with the tiny model
 
 KINDS = [
     "meta.json",
@@ -50,7 +53,7 @@ def damage(lexical: LexicalIndex, kind: str) -> Path:
 def test_verify_reports_a_damaged_file_and_repair_rebuilds_the_index(
     indexed: tuple[Path, Config],
     kind: str,
-    capsys: pytest.CaptureFixture[str],  # noqa: F811
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     _, config = indexed
     before = lexical_of(config).ids()
@@ -68,7 +71,7 @@ def test_verify_reports_a_damaged_file_and_repair_rebuilds_the_index(
 def test_hybrid_search_answers_from_the_dense_side_until_the_next_run_rebuilds_it(
     indexed: tuple[Path, Config],
     kind: str,
-    caplog: pytest.LogCaptureFixture,  # noqa: F811
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     root, config = indexed
     index = RagIndex(config)

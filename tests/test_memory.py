@@ -17,7 +17,7 @@ from chromadb.api.client import SharedSystemClient
 from rag_index.api import RagIndex
 from rag_index.build import build_lexical, build_store
 from rag_index.config import Config
-from rag_index.errors import LockError
+from rag_index.errors import LockError, RagIndexError
 from rag_index.index.run import open_manifest
 from rag_index.storage.lock import StoreLock
 from tests.test_crash import assert_manifest_claims_only_stored_chunks, config_for, overrides
@@ -162,12 +162,39 @@ def test_cli_add_delete_and_bad_input(memory: tuple[Path, Config, RagIndex], tin
         (("add", "x", "y", "--id", "1"), None, "--id: expected one per text (2), got 1"),
         (("add", "x", "--meta", "novalue"), None, "--meta: expected KEY=VALUE"),
         (("add", "-"), '{"text": "x", "metadata": {"created_at": "yesterday"}}\n', "created_at: expected"),
+        (("add", ""), None, "texts[0]: a text cannot be empty"),
+        (("add", "-"), '{"text": "ok"}\n{"text": "  "}\n', "texts[1]: a text cannot be empty"),
+        (
+            ("add", "-"),
+            '{"text": "x", "metadata": {"a": {"b": 1}}}\n',
+            "metadatas[0]['a']: expected a string",
+        ),
     ]:
         result = cli(store, tiny_model, *args, stdin=stdin)
         assert result.returncode == 2, (args, result.stderr)
         assert result.stderr.strip() == f"rag-index: error: {message}" or message in result.stderr
         assert "Traceback" not in result.stderr
     assert drift_of(config).ok
+
+
+def test_cli_add_names_the_line_whose_bytes_are_not_utf8(
+    memory: tuple[Path, Config, RagIndex], tiny_model: Path
+) -> None:
+    _, config, index = memory
+    command = [sys.executable, "-m", "rag_index.cli", "add", "-"]
+    for item in overrides(Path(config.store.path), tiny_model):
+        command += ["--set", item]
+    stdin = b'{"text": "fine"}\n{"text": "\xff\xfe bad bytes"}\n'
+    result = subprocess.run(command, cwd=REPO, input=stdin, capture_output=True, timeout=300)
+    err = result.stderr.decode()
+    assert (
+        result.returncode == 2
+        and err.strip() == "rag-index: error: stdin line 2: not UTF-8 (byte 0xff at 10)"
+    )
+    before = index.text_count()
+    with pytest.raises(RagIndexError, match=r"texts\[0\]: not UTF-8 text \(a stray byte at position 3\)"):
+        index.add_texts(["bad\udcff"])  # what a non-UTF-8 argument becomes in Python (surrogateescape)
+    assert index.text_count() == before  # nothing half-written
 
 
 EXPECTED = {"a": "Ada prefers tea", "b": "Bob likes bay 5 now", "c": "Cy likes jazz"}

@@ -71,7 +71,12 @@ def text_records(
     for i, text in enumerate(texts):
         if not isinstance(text, str):
             raise RagIndexError(f"texts[{i}]: expected a string, got {type(text).__name__}")
+        if not text.strip():
+            raise RagIndexError(f"texts[{i}]: a text cannot be empty (nothing to embed or find)")
+        _check_utf8(text, f"texts[{i}]")
         caller = dict((metadatas[i] if metadatas is not None else None) or {})
+        for key, value in caller.items():
+            _check_metadata(key, value, f"metadatas[{i}]")
         id_ = ids[i] if ids is not None else None
         id_ = text_id(text, caller) if id_ is None else str(id_)
         if not id_:
@@ -87,6 +92,27 @@ def text_records(
         meta[TEXT_KEYS] = ",".join(added)
         records.append(TextRecord(id_, text, chroma_metadata(meta)))
     return records
+
+
+def _check_utf8(text: str, where: str) -> None:
+    """Lone surrogates (bytes that were not UTF-8, read with surrogateescape) cannot be stored."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as err:
+        raise RagIndexError(f"{where}: not UTF-8 text (a stray byte at position {err.start})") from None
+
+
+def _check_metadata(key: Any, value: Any, where: str) -> None:
+    """Chroma stores strings, numbers and booleans; a nested value is refused, not flattened quietly."""
+    if not isinstance(key, str) or not key:
+        raise RagIndexError(f"{where}: metadata keys must be non-empty strings, got {key!r}")
+    if value is not None and not isinstance(value, str | int | float | bool):
+        raise RagIndexError(
+            f"{where}[{key!r}]: expected a string, number, boolean or null, got {type(value).__name__} "
+            "(Chroma stores no nested values; flatten it, e.g. as a JSON string)"
+        )
+    if isinstance(value, str):
+        _check_utf8(value, f"{where}[{key!r}]")
 
 
 def caller_metadata(metadata: Mapping[str, Any]) -> dict[str, Any]:
