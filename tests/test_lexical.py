@@ -132,6 +132,15 @@ def test_identifiers_are_indexed_whole_and_by_their_parts() -> None:
     assert tokenize("__init__ Q3 2023 utf8") == ["__init__", "init", "q3", "2023", "utf8"]
 
 
+def test_candidates_of_one_chunk_each_need_no_document_scores(lexical: LexicalIndex) -> None:
+    # notes.txt and 10q.pdf hold one chunk each: their documents add nothing to their chunks' own scores
+    assert lexical.document_scores(Query("runners revenue"), {"notes.txt", "10q.pdf"}) == {}
+    assert set(lexical.document_scores(Query("runners burrs"), {"notes.txt", "handbook.pdf"})) == {
+        "notes.txt",
+        "handbook.pdf",
+    }
+
+
 def test_texts_without_a_file_are_documents_of_their_own(lexical: LexicalIndex) -> None:
     lexical.upsert([Chunk("m", "text:m", "Clean the burrs of the Aurora weekly.", 0, 37)])
     scores = bm25_of(lexical.document_scores(Query("clean burrs"), {"text:m", "handbook.pdf"}))
@@ -162,6 +171,8 @@ def test_text_in_any_script_and_query_syntax_characters_index_and_query(tmp_path
     assert ranked(index, "☕ coffee") == ["emoji"]
     assert ranked(index, "the of") == [] and ranked(index, "") == []
     index.upsert(chunks({id_: (text, {"source": f"{id_}.txt"}) for id_, (text, _) in odd.items()}))
+    second = {f"{id_}+": ("and more", {"source": f"{id_}.txt"}) for id_ in odd}  # two chunks a file
+    index.upsert(chunks(second))
     index.merge()  # counted by tantivy's aggregations, whose filters are query strings
     files = index.document_scores(
         Query('日本 بالعالم "quoted" NEAR( col:on ☕ coffee'), {f"{i}.txt" for i in odd}
@@ -172,7 +183,7 @@ def test_text_in_any_script_and_query_syntax_characters_index_and_query(tmp_path
         "syntax.txt",
         "emoji.txt",
     }
-    assert index.count() == 6
+    assert index.count() == 2 * len(odd)
 
 
 def test_upsert_replaces_delete_ignores_absent_and_reopening_keeps_everything(

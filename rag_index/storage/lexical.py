@@ -1,6 +1,6 @@
 """The lexical index: BM25 over chunk texts, kept in step with the Chroma collection it sits beside.
 
-Engine: tantivy (chosen by measurement, see the README's hybrid section): incremental adds and deletes,
+Engine: tantivy (chosen by measurement, docs/decisions/lexical-engine.md): incremental adds and deletes,
 atomic durable commits, and at 41k chunks a 0.4 ms query, 14 ms to replace a file and 43 MB of memory.
 Texts are tokenized here (NFKC, identifiers also split into their parts, lower case, words; each Han or
 kana character alone; English stopwords; a Snowball stemmer) and indexed as ready terms, so the same rules
@@ -33,7 +33,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any, TypeVar, cast
 
 import numpy as np
-from pydantic import field_validator
+from pydantic import Field, field_validator
 
 from rag_index.errors import StoreError
 from rag_index.settings import Section
@@ -86,13 +86,25 @@ def _languages() -> list[str]:
 class LexicalConfig(Section):
     """The `lexical:` section: whether a BM25 index is kept beside the collection, and how it tokenizes."""
 
-    enabled: bool = True
-    language: str = "english"  # a Snowball stemmer (PyStemmer); stopwords exist for english only
-    stemmer: bool = True
-    stopwords: bool = True
+    enabled: bool = Field(
+        default=True,
+        description="Keep a BM25 index beside the collection (needed by lexical and hybrid search); "
+        "off removes it.",
+    )
+    language: str = Field(
+        default="english",
+        description="Snowball stemmer language (PyStemmer: english, german, french, ...); stopwords exist "
+        "for english only.",
+    )
+    stemmer: bool = Field(default=True, description="Stem terms.")
+    stopwords: bool = Field(default=True, description="Drop English stopwords (NLTK's list; english only).")
     # Index the words of each chunk's file name too ("2023 Q3 AAPL.pdf"): files are often named for
     # what they hold, and their chunks rarely repeat it.
-    file_names: bool = True
+    file_names: bool = Field(
+        default=True,
+        description="Index the words of each chunk's file name too; a change to any lexical key rebuilds "
+        "the lexical index from the stored texts, with no re-embedding.",
+    )
 
     @field_validator("language")
     @classmethod
@@ -429,7 +441,8 @@ class LexicalIndex:
 
     @_read
     def document_scores(self, query: Query, sources: Collection[str]) -> dict[str, DocumentScore]:
-        """BM25 of the query over whole documents (each of sources, a query's candidates), and their chunks.
+        """BM25 of the query over whole documents (each of sources, a query's candidates), and their chunks;
+        nothing when every one of them is a single chunk (their scores would be the chunks' own).
 
         A document is a file, or a text added through the API (see rag_index.storage.base.document_of).
         Its term frequency is the number of its chunks holding the term, its length its number of chunks;
@@ -450,6 +463,8 @@ class LexicalIndex:
         if searcher is not None and not searcher.num_docs:
             searcher = None
         lengths, holding = self._per_file(searcher, terms, wanted | touched, buffered)
+        if all(lengths[source] <= 1 for source in wanted):
+            return {}  # one chunk each: nothing beyond the chunks' own scores (fusion gives them no share)
         files, chunks, freq = self._other_files(searcher, terms, touched, buffered, generation)
         files += sum(1 for source in touched if lengths[source])
         chunks += sum(lengths[source] for source in touched)
