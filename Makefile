@@ -20,7 +20,7 @@ PIPELINE_PEERS := "langchain-community>=0.3" "langchain-huggingface>=0.1" "langc
 # (2026-12-02); in two steps, the second holding the model libraries the first chose, it takes a minute.
 HELD := ^(torch|transformers|huggingface[-_]hub|tokenizers|sentence[-_]transformers)==
 
-.PHONY: install demo test test-slow test-ray-slow lint format clean bench-peers
+.PHONY: install demo test test-slow test-ray-slow lint format clean bench-peers docs
 
 $(STAMP): pyproject.toml
 	python3 -m venv $(VENV)
@@ -56,6 +56,10 @@ bench-peers:
 	$(PEERS_VENV)/bin/python -m pip freeze | grep -iE '$(HELD)' > $(PEERS_VENV)/held.txt
 	$(PEERS_VENV)/bin/python -m pip install --quiet -c $(PEERS_VENV)/held.txt $(PIPELINE_PEERS)
 	@echo "run: python benchmarks/end_to_end.py (or embed.py) --peer-python $(PEERS_VENV)/bin/python"
+
+# The documentation site into site/; strict: a broken link or a missing reference fails the build.
+docs: $(STAMP)
+	NO_MKDOCS_2_WARNING=1 DISABLE_MKDOCS_2_WARNING=true $(VENV)/bin/mkdocs build --strict
 
 format: $(STAMP)
 	$(VENV)/bin/ruff format .

@@ -9,7 +9,7 @@ texts, then encodes all of them once, timed. Tokens are counted once, for all, w
 each text's tokens with special tokens, at most max_length (256), never padding.
 optimum-intel and fastembed pin other versions of transformers, torch and huggingface-hub than rag-index's,
 so their peers run from another virtual environment, --peer-python (or $RAG_INDEX_PEER_PYTHON; see
-README, Speed and benchmarks); a peer that cannot be imported or run is reported as skipped, with why.
+docs/benchmarks/embedding-speed.md); a peer that cannot be imported or run is reported as skipped, with why.
 Each round also measures an OpenVINO matmul of the encoder's shape (2048x384 @ 384x1536), in bf16 and fp32,
 in its own process: the faster one's FLOP/s over the model's FLOP per token is the ceiling each peer is a
 fraction of.

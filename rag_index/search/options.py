@@ -14,30 +14,61 @@ SEARCH_TYPES = ("similarity", "mmr", "similarity_score_threshold", "lexical", "h
 class RetrievalConfig(Section):
     """How queries are answered (see rag_index.search.Retriever for the search types)."""
 
-    k: int = Field(default=5, gt=0)
+    k: int = Field(default=5, gt=0, description="Chunks returned per query.")
     # hybrid: dense and BM25 fused, each chunk's document weighed in: chosen on the quality suite (BEIR,
     # document QA, agent memory beside files), see docs/decisions/search-defaults.md
-    search_type: str = "hybrid"
-    fetch_k: int = Field(default=20, gt=0)  # mmr, hybrid: candidates fetched (per side) before k are picked
-    lambda_mult: float = Field(default=0.5, ge=0.0, le=1.0)  # mmr: 1 = relevance only, 0 = diversity only
-    score_threshold: float | None = None  # similarity_score_threshold: the lowest score kept
-    # hybrid: rrf (rank fusion), convex (a mix of min-max scaled scores) or dbsf (a mix of scores scaled by
-    # their mean and spread, as Qdrant's)
-    fusion: str = "dbsf"
-    rrf_k: int = Field(default=60, gt=0)  # hybrid rrf: 1 / (rrf_k + rank)
-    # hybrid convex and dbsf: the lexical side's weight (in an index of many chunks; see lexical_ramp)
-    alpha: float = Field(default=0.38, ge=0.0, le=1.0)
-    # hybrid convex and dbsf: in an index of n chunks the lexical side weighs alpha * n / (n + lexical_ramp):
-    # BM25's statistics mean little over a handful of chunks (0: alpha whatever the size)
-    lexical_ramp: int = Field(default=100, ge=0)
-    # hybrid convex and dbsf: the most a chunk's document as a whole (BM25 of the query over all its chunks)
-    # decides of the chunk's score; a document of n chunks gets document_weight * (1 - 1/n), so a one-chunk
-    # document (a memory, an abstract) competes by its chunk alone. Formerly file_weight (still read).
-    document_weight: float = Field(
-        default=0.6, ge=0.0, le=1.0, validation_alias=AliasChoices("document_weight", "file_weight")
+    search_type: str = Field(
+        default="hybrid",
+        description="similarity: k nearest; mmr: maximal marginal relevance; similarity_score_threshold: k "
+        "nearest with score >= score_threshold; lexical: BM25; hybrid: dense and BM25 fused.",
+        json_schema_extra={"choices": list(SEARCH_TYPES)},
     )
-    # recency-aware recall (off: None): fetch_k candidates gain (1 - decay) ** hours since created_at
-    recency_decay: float | None = Field(default=None, gt=0.0, lt=1.0)
+    fetch_k: int = Field(
+        default=20, gt=0, description="mmr, hybrid: candidates fetched (per side) before k are picked (>= k)."
+    )
+    lambda_mult: float = Field(
+        default=0.5, ge=0.0, le=1.0, description="mmr: 1 = relevance only, 0 = diversity only."
+    )
+    score_threshold: float | None = Field(
+        default=None,
+        description="similarity_score_threshold: the lowest score kept (required for that search type).",
+    )
+    fusion: str = Field(
+        default="dbsf",
+        description="hybrid: dbsf (alpha-weighted mix of scores scaled per query by mean +- 3 sd), convex "
+        "(the same with min..max scaling) or rrf (sum of 1 / (rrf_k + rank)).",
+        json_schema_extra={"choices": list(FUSIONS)},
+    )
+    rrf_k: int = Field(default=60, gt=0, description="hybrid rrf: the rank offset, 1 / (rrf_k + rank).")
+    alpha: float = Field(
+        default=0.38,
+        ge=0.0,
+        le=1.0,
+        description="hybrid dbsf and convex: the weight of the BM25 side (in an index of many chunks).",
+    )
+    lexical_ramp: int = Field(
+        default=100,
+        ge=0,
+        description="hybrid dbsf and convex: in an index of n chunks BM25 weighs alpha * n / (n + "
+        "lexical_ramp); 0: alpha at any size.",
+    )
+    # a one-chunk document (a memory, an abstract) competes by its chunk alone: see rag_index.search.fusion
+    document_weight: float = Field(
+        default=0.6,
+        ge=0.0,
+        le=1.0,
+        validation_alias=AliasChoices("document_weight", "file_weight"),
+        description="hybrid dbsf and convex: the most a chunk's document as a whole (BM25 over all its "
+        "chunks) decides of its score, document_weight * (1 - 1/chunks); 0 turns it off. Formerly "
+        "file_weight, still read.",
+    )
+    recency_decay: float | None = Field(
+        default=None,
+        gt=0.0,
+        lt=1.0,
+        description="Recency-aware recall, off when null: candidates score score + (1 - decay) ** hours "
+        "since created_at (e.g. 0.01).",
+    )
 
     @field_validator("fusion")
     @classmethod
