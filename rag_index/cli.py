@@ -6,6 +6,7 @@ import argparse
 import json
 import logging
 import os
+import signal
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -117,6 +118,20 @@ def _parser() -> argparse.ArgumentParser:
 
     info = commands.add_parser("info", help="describe the collection")
     _config_options(info)
+
+    mcp = commands.add_parser("mcp", help="serve search and agent memory as MCP tools over stdio")
+    _config_options(mcp)
+
+    serve = commands.add_parser("serve", help="serve search and agent memory over HTTP, the model kept warm")
+    _config_options(serve)
+    serve.add_argument("--host", default="127.0.0.1", help="address to bind (default: 127.0.0.1)")
+    serve.add_argument("--port", type=int, default=8750, help="port (default: 8750)")
+    serve.add_argument(
+        "--token-file",
+        metavar="FILE",
+        help="bearer tokens, one a line, each optionally followed by the namespaces it may use (a,b); "
+        "required to bind beyond loopback",
+    )
 
     evaluate = commands.add_parser(
         "eval", help="score retrieval on a BEIR or document-QA dataset, or on the whole quality suite"
@@ -398,6 +413,52 @@ def _eval_suite(args: argparse.Namespace) -> int:
     return 0
 
 
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    """Serve the configured collection over HTTP until stopped (SIGTERM or Ctrl-C; in-flight calls finish)."""
+    try:
+        import uvicorn
+
+        from rag_index.server.auth import read_tokens
+        from rag_index.server.http import create_app
+    except ImportError as err:
+        raise UsageError(f"serving needs the server extra: pip install 'rag-index[server]' ({err})") from None
+    if not 0 < args.port < 65536:
+        raise UsageError(f"--port: expected 1-65535, got {args.port}")
+    tokens = read_tokens(Path(args.token_file)) if args.token_file else None
+    if tokens is None and args.host not in LOOPBACK:
+        raise UsageError(
+            f"--host {args.host}: binding beyond loopback needs --token-file (anyone who reaches it could "
+            "read and write every text)"
+        )
+    index = _rag_index(args)
+    index.create()  # a new store serves memories from the first request on
+    index.embedder  # noqa: B018 (load the model now, not on the first request)
+    access = "bearer tokens required" if tokens else "no token: loopback only"
+    print(
+        f"rag-index: serving {index.config.store.collection!r} on http://{args.host}:{args.port} ({access})"
+    )
+    # uvicorn finishes the requests in flight on SIGTERM, then raises the signal again with the handlers it
+    # found: this one makes that a clean exit 0 (a service manager's stop), as Ctrl-C stays 130.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    uvicorn.run(create_app(index, tokens), host=args.host, port=args.port, log_level="warning")
+    return 0
+
+
+def cmd_mcp(args: argparse.Namespace) -> int:
+    """Serve the configured collection as MCP tools over stdio until the client closes it."""
+    try:
+        from rag_index.server.mcp import create_mcp
+    except ImportError as err:
+        raise UsageError(f"MCP needs the server extra: pip install 'rag-index[server]' ({err})") from None
+    index = _rag_index(args)
+    index.create()
+    create_mcp(index).run("stdio")
+    return 0
+
+
 def cmd_verify(args: argparse.Namespace) -> int:
     """Reconcile the manifest with the store; with --repair, fix the drift."""
     index = _rag_index(args)
@@ -445,6 +506,8 @@ COMMANDS = {
     "query": cmd_query,
     "info": cmd_info,
     "eval": cmd_eval,
+    "serve": cmd_serve,
+    "mcp": cmd_mcp,
     "verify": cmd_verify,
 }
 

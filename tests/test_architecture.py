@@ -22,6 +22,7 @@ LAYERS = [
     ["evaluation"],
     ["integrations"],  # LangChain adapters over the core; RagIndex hands them out (as_retriever)
     ["api"],
+    ["server"],  # the HTTP app: a thin door over RagIndex (namespaces and tokens are checked there)
     ["cli", "__init__"],
 ]
 LAYER_OF = {name: level for level, names in enumerate(LAYERS) for name in names}
