@@ -130,6 +130,13 @@ def test_filters_apply_to_both_sides(hybrid: Retriever) -> None:
         assert [h.id for h in hits] == ["warranty"]
 
 
+def test_a_bad_filter_is_the_callers_error_not_a_damaged_index(hybrid: Retriever) -> None:
+    for search_type in ("lexical", "hybrid"):
+        with pytest.raises(ValueError, match=r"Expected where operator"):
+            hybrid.search("Aurora", search_type=search_type, where={"source": {"$bogus": 1}})
+    assert hybrid.lexical is not None and hybrid.lexical.damage() is None
+
+
 def test_hybrid_needs_fetch_k_of_at_least_k(hybrid: Retriever) -> None:
     with pytest.raises(ValueError, match=r"fetch_k \(6\) must be at least k \(8\) for search_type 'hybrid'"):
         hybrid.search("Aurora", k=8)

@@ -252,8 +252,12 @@ class LexicalIndex:
                 searcher = self._searcher()
                 if searcher is not None and searcher.num_docs:
                     hits = searcher.search(tantivy.Query.all_query(), limit=1).hits
-                    searcher.doc(hits[0][1])
-                    self.document_scores(Query("a"), {"a"})  # the term dictionary and the fast fields
+                    searcher.doc(hits[0][1])  # the stored texts
+                    term = tantivy.Query.term_query(self._open().schema, "terms", "a")
+                    searcher.search(term, limit=1)  # the term dictionary and postings
+                    searcher.aggregate(
+                        tantivy.Query.all_query(), {"n": {"value_count": {"field": "document"}}}
+                    )
         except StoreError as err:
             return str(err)
         return None
@@ -386,7 +390,6 @@ class LexicalIndex:
         indexed = 0 if searcher is None else int(searcher.num_docs)
         return indexed + sum(1 for write in self._buffer.latest().values() if not write.deleted)
 
-    @_read
     def search(
         self,
         query: Query,
@@ -395,18 +398,24 @@ class LexicalIndex:
         where_document: dict[str, Any] | None = None,
     ) -> list[ScoredChunk]:
         """The k chunks with the best BM25 score for the query's text, best first."""
-        import tantivy
-
         terms = list(dict.fromkeys(self.tokenize(query.text)))  # each distinct term once
         if not terms:
             return []
         allowed = None
+        # The filter is Chroma's to evaluate: its errors (a bad where) are the caller's, not damage here.
         if where or where_document:
             if self.filter_ids is None:
                 raise ValueError("this lexical index has no filter source for where / where_document")
             allowed = self.filter_ids(where or None, where_document or None)
             if not allowed:
                 return []
+        return self._ranked(terms, k, allowed)
+
+    @_read
+    def _ranked(self, terms: list[str], k: int, allowed: set[str] | None) -> list[ScoredChunk]:
+        """The k best chunks by BM25 for terms, among allowed ids (None: all), buffered writes included."""
+        import tantivy
+
         buffered = self._buffer.latest()  # read before tantivy: a merge in between then hides nothing
         searcher = self._searcher()
         found: list[ScoredChunk] = []
