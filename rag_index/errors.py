@@ -25,3 +25,11 @@ class StoreError(RagIndexError):
 
 class LockError(StoreError):
     """Another process is writing to the same store."""
+
+
+class FieldError(RagIndexError):
+    """A request value that is not valid; ``field`` names it (a server answers 422 with it)."""
+
+    def __init__(self, message: str, field: str) -> None:
+        super().__init__(message)
+        self.field = field

@@ -19,8 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException
 
 from rag_index.api import RagIndex
-from rag_index.errors import ConfigError, LockError, RagIndexError, StoreError
-from rag_index.server import namespaces
+from rag_index.errors import ConfigError, FieldError, LockError, RagIndexError, StoreError
 from rag_index.server.auth import Grant, grant_of
 from rag_index.server.service import MAX_TEXT, NotFound, Service
 
@@ -95,7 +94,7 @@ def create_app(index: RagIndex, tokens: dict[str, Grant] | None = None) -> FastA
         """The service's errors as the caller's HTTP errors."""
         try:
             yield
-        except namespaces.NamespaceError as err:
+        except FieldError as err:
             raise Failure(422, str(err), err.field) from None
         except NotFound as err:
             raise Failure(404, str(err), "id") from None

@@ -10,24 +10,16 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from rag_index.errors import RagIndexError
+from rag_index.errors import FieldError
 
 KEY = "namespace"  # the metadata key that holds a text's namespace
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
 
 
-class NamespaceError(RagIndexError):
-    """A namespace that is not a valid name, or metadata that tries to name another one."""
-
-    def __init__(self, message: str, field: str) -> None:
-        super().__init__(message)
-        self.field = field
-
-
 def checked(namespace: str | None) -> str | None:
     """The namespace when it is a valid name (letters, digits, '.', '_', '-'; 128 at most), else an error."""
     if namespace is not None and not _NAME.fullmatch(namespace):
-        raise NamespaceError(
+        raise FieldError(
             f"namespace {namespace!r}: expected 1-128 letters, digits, '.', '_' or '-', starting with a "
             "letter or digit",
             "namespace",
@@ -49,7 +41,7 @@ def scoped_metadata(namespace: str | None, metadata: dict[str, Any] | None, inde
     """The caller's metadata with the namespace set; naming another namespace in it is refused."""
     meta = dict(metadata or {})
     if KEY in meta and meta[KEY] != namespace:
-        raise NamespaceError(
+        raise FieldError(
             f"metadatas[{index}]: {KEY!r} is set by the request's namespace, not by metadata",
             f"metadatas[{index}].{KEY}",
         )

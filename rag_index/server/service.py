@@ -1,7 +1,7 @@
 """What both doors (HTTP and MCP) do with the index: search, remember, recall and forget by namespace.
 
 One lock serializes the calls: one model and one store, used from request threads. Mistakes raise
-RagIndexError (NamespaceError names its field; NotFound: no such text in the namespace).
+RagIndexError (FieldError names its field; NotFound: no such text in the namespace).
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import threading
 from typing import Any
 
 from rag_index.api import RagIndex
-from rag_index.errors import RagIndexError
+from rag_index.errors import FieldError, RagIndexError
 from rag_index.index.texts import caller_metadata, is_text_chunk, text_id
 from rag_index.search.recency import CREATED_AT
 from rag_index.server import namespaces
@@ -57,12 +57,10 @@ class Service:
         namespace = namespaces.checked(namespace)
         for i, text in enumerate(texts):
             if len(text) > MAX_TEXT:
-                raise namespaces.NamespaceError(
-                    f"texts[{i}]: longer than {MAX_TEXT} characters", f"texts.{i}"
-                )
+                raise FieldError(f"texts[{i}]: longer than {MAX_TEXT} characters", f"texts.{i}")
         metadatas = metadatas or [None] * len(texts)
         if len(metadatas) != len(texts):
-            raise namespaces.NamespaceError(f"metadatas: expected one per text ({len(texts)})", "metadatas")
+            raise FieldError(f"metadatas: expected one per text ({len(texts)})", "metadatas")
         scoped = [namespaces.scoped_metadata(namespace, meta, i) for i, meta in enumerate(metadatas)]
         if ids is None:  # the index's own deterministic ids, made here so that they carry the namespace too
             pairs = zip(texts, scoped, strict=True)
