@@ -11,7 +11,7 @@ from rag_index.chunking import Chunker, make_chunker
 from rag_index.config import ChunkingConfig, EmbedderConfig, LexicalConfig, RetrievalConfig, StoreConfig
 from rag_index.embed.int8 import calibration_key, calibration_texts
 from rag_index.embed.model_files import model_state, resolve_model_path
-from rag_index.search.retriever import Retriever
+from rag_index.search.retriever import DENSE_FALLBACK, Retriever
 from rag_index.storage.chroma import ChromaStore, Server
 from rag_index.storage.lexical import LEXICAL_SUFFIX, LexicalIndex
 from rag_index.types import Embedder
@@ -79,7 +79,7 @@ def build_retriever(
     options = config.model_dump()
     damage = lexical.damage() if lexical is not None else None
     if damage is not None and config.search_type == "hybrid":
-        log.warning("%s; until then hybrid search answers from the dense side", damage)
+        log.warning("%s; %s", damage, DENSE_FALLBACK)
         options["search_type"] = "similarity"
     if lexical is not None and (damage is not None or not lexical.describes(store.collection_id)):
         lexical = None

@@ -18,6 +18,7 @@ from rag_index.types import Embedder, ScoredChunk
 DENSE = ("similarity", "mmr", "similarity_score_threshold", "hybrid")  # search types that embed the query
 LEXICAL = ("lexical", "hybrid")  # search types that need the lexical index
 log = logging.getLogger(__name__)
+DENSE_FALLBACK = "until then hybrid search answers from the dense side"  # said after a damaged index's error
 
 
 class Retriever:
@@ -124,7 +125,7 @@ class Retriever:
                 if opts.fusion != "rrf" and opts.lexical_ramp:
                     alpha = lexical_weight(alpha, self._lexical().approximate_count(), opts.lexical_ramp)
             except StoreError as err:  # damaged derived state: the dense side still answers
-                log.warning("%s; until then hybrid search answers from the dense side", err)
+                log.warning("%s; %s", err, DENSE_FALLBACK)
                 return dense[: opts.k]
             fused = fuse(dense, lexical, opts.fusion, opts.rrf_k, alpha, documents, opts.document_weight)
             return fused[: opts.k]
