@@ -443,7 +443,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     # uvicorn finishes the requests in flight on SIGTERM, then raises the signal again with the handlers it
     # found: this one makes that a clean exit 0 (a service manager's stop), as Ctrl-C stays 130.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
-    uvicorn.run(create_app(index, tokens), host=args.host, port=args.port, log_level="warning")
+    uvicorn.run(create_app(index, tokens, args.host), host=args.host, port=args.port, log_level="warning")
     return 0
 
 
@@ -451,11 +451,12 @@ def cmd_mcp(args: argparse.Namespace) -> int:
     """Serve the configured collection as MCP tools over stdio until the client closes it."""
     try:
         from rag_index.server.mcp import create_mcp
+        from rag_index.server.service import Service
     except ImportError as err:
         raise UsageError(f"MCP needs the server extra: pip install 'rag-index[server]' ({err})") from None
     index = _rag_index(args)
     index.create()
-    create_mcp(index).run("stdio")
+    create_mcp(Service(index)).run("stdio")
     return 0
 
 

@@ -204,6 +204,16 @@ class EngineConfig(Section):
     )
 
 
+class ServerConfig(Section):
+    """What `rag-index serve` may do beyond search and memory."""
+
+    index_roots: list[str] = Field(
+        default_factory=list,
+        description="Folders POST /index may index (a path must lie inside one, after resolving symlinks); "
+        "empty: POST /index is refused.",
+    )
+
+
 class Config(Section):
     """The whole configuration; `Config()` equals configs/default.yaml."""
 
@@ -214,6 +224,7 @@ class Config(Section):
     lexical: LexicalConfig = Field(default_factory=LexicalConfig)
     retrieval: RetrievalConfig = Field(default_factory=RetrievalConfig)
     engine: EngineConfig = Field(default_factory=EngineConfig)
+    server: ServerConfig = Field(default_factory=ServerConfig)
 
 
 def _merge(base: dict[str, Any], key: str, value: Any) -> None:

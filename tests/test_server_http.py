@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -20,6 +19,7 @@ from rag_index.server.auth import read_tokens
 from rag_index.server.http import MAX_BODY, create_app
 from tests.conftest import DATA
 from tests.fakes import FakeEmbedder
+from tests.served import free_port
 
 REPO = Path(__file__).resolve().parents[1]
 ADA, BOB = "ada-token-0123456789", "bob-token-0123456789"
@@ -126,12 +126,6 @@ def test_a_token_file_with_a_short_token_names_its_line(tmp_path: Path) -> None:
     token_file.write_text(f"{ADA}\nshort\n")
     with pytest.raises(Exception, match=r"tokens line 2: expected a token of 16\+ characters"):
         read_tokens(token_file)
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def test_the_serve_command_answers_on_loopback_and_stops_on_sigterm(tmp_path: Path, tiny_model: Path) -> None:

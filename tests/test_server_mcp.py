@@ -8,12 +8,17 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import httpx
+import httpx2
 from mcp import Client
 from mcp.client.stdio import StdioServerParameters
+from mcp.client.streamable_http import streamable_http_client
 
 from rag_index.api import RagIndex
 from rag_index.server.mcp import create_mcp
+from rag_index.server.service import Service
 from tests.fakes import FakeEmbedder
+from tests.served import served
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -61,7 +66,7 @@ def check(out: dict[str, Any]) -> None:
 def test_the_tools_in_process(tmp_path: Path) -> None:
     index = RagIndex(store={"path": str(tmp_path / "store")}, embedder=FakeEmbedder())
     index.create()
-    check(asyncio.run(session(create_mcp(index))))
+    check(asyncio.run(session(create_mcp(Service(index)))))
 
 
 def test_the_tools_over_stdio(tmp_path: Path, tiny_model: Path) -> None:
@@ -69,3 +74,29 @@ def test_the_tools_over_stdio(tmp_path: Path, tiny_model: Path) -> None:
     args += ["--set", f"embedder.model={tiny_model}"]
     server = StdioServerParameters(command=sys.executable, args=args, cwd=str(REPO))
     check(asyncio.run(session(server)))
+
+
+def test_the_tools_over_streamable_http_beside_the_routes(tmp_path: Path, tiny_model: Path) -> None:
+    """The same tools at /mcp of `rag-index serve`, through its bearer tokens and their namespaces."""
+    tokens = tmp_path / "tokens"
+    tokens.write_text(f"{ADMIN}\n{BOB} bob\n")
+    args = ["--token-file", str(tokens), "--set", f"store.path={tmp_path / 'store'}"]
+    with served([*args, "--set", f"embedder.model={tiny_model}"]) as (url, _):
+        check(asyncio.run(session(over_http(f"{url}/mcp", ADMIN))))
+        refused = asyncio.run(bob_reads_ada(over_http(f"{url}/mcp", BOB)))
+        assert refused.is_error and "may not use the namespace 'ada'" in refused.content[0].text
+        assert httpx.post(f"{url}/mcp", json={}).status_code == 401  # no token, no MCP
+
+
+ADMIN, BOB = "admin-token-0123456789", "bob-token-0123456789"
+
+
+def over_http(url: str, token: str) -> Any:
+    """The SDK's streamable HTTP transport, sending the bearer token."""
+    client = httpx2.AsyncClient(headers={"authorization": f"Bearer {token}"}, timeout=60)
+    return streamable_http_client(url, http_client=client)
+
+
+async def bob_reads_ada(transport: Any) -> Any:
+    async with Client(transport) as client:
+        return await client.call_tool("search", {"query": "kettle", "namespace": "ada"})

@@ -1,4 +1,5 @@
-"""The HTTP app: search, texts (agent memory) by namespace, info and health over one warm RagIndex.
+"""The HTTP app: search, texts (agent memory) by namespace, index runs, info and health over one warm
+RagIndex, and the MCP tools over streamable HTTP at /mcp.
 
 FastAPI over Starlette: it validates the request bodies against the models below and publishes them as the
 OpenAPI schema at /openapi.json, which the contract asks for; plain Starlette would need both by hand.
@@ -8,8 +9,8 @@ What the routes do is rag_index.server.service's, shared with the MCP tools.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, Request
@@ -20,7 +21,10 @@ from starlette.exceptions import HTTPException
 
 from rag_index.api import RagIndex
 from rag_index.errors import ConfigError, FieldError, LockError, RagIndexError, StoreError
+from rag_index.index.memory import WRITE_WAIT
 from rag_index.server.auth import Grant, grant_of
+from rag_index.server.mcp import create_mcp
+from rag_index.server.runs import Busy, Forbidden, IndexRuns
 from rag_index.server.service import MAX_TEXT, NotFound, Service
 
 Handler = Callable[[Request], Awaitable[Response]]
@@ -49,6 +53,15 @@ class TextsRequest(BaseModel):
     metadatas: list[dict[str, Any] | None] | None = None
     ids: list[str] | None = None
     namespace: str | None = None
+
+
+class IndexRequest(BaseModel):
+    """POST /index: a folder or file inside server.index_roots (relative: to the first root)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    path: str = Field(min_length=1, max_length=4096)
+    prune: bool = True
 
 
 class Failure(Exception):
@@ -83,11 +96,35 @@ def grant(request: Request) -> Grant:
 Access = Annotated[Grant, Depends(grant)]
 
 
-def create_app(index: RagIndex, tokens: dict[str, Grant] | None = None) -> FastAPI:
-    """The app serving index; with tokens, every request needs a bearer token (and its namespaces)."""
-    app = FastAPI(title="rag-index", summary="Search and agent memory over one rag-index collection")
+def create_app(
+    index: RagIndex,
+    tokens: dict[str, Grant] | None = None,
+    host: str = "127.0.0.1",
+    write_wait: float = WRITE_WAIT,
+) -> FastAPI:
+    """The app serving index; with tokens, every request needs a bearer token (and its namespaces).
+
+    host: the address served, which the MCP door's DNS-rebinding protection checks on loopback.
+    write_wait: seconds a write waits for another writer of the store (an index run) before a 409.
+    """
+    service = Service(index, write_wait)
+    runs = IndexRuns(index, wait=write_wait)
+    mcp = create_mcp(service, tokens)
+    mcp_app = mcp.streamable_http_app(stateless_http=True, json_response=True, host=host)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        async with mcp.session_manager.run():
+            yield
+        runs.join()  # a stop lets a running index run finish (it is crash-safe if killed instead)
+
+    app = FastAPI(
+        title="rag-index",
+        summary="Search and agent memory over one rag-index collection",
+        lifespan=lifespan,
+    )
     app.state.tokens = tokens
-    service = Service(index)
+    app.router.routes.extend(mcp_app.routes)  # /mcp, beside the routes below
 
     @contextmanager
     def calling() -> Iterator[None]:
@@ -98,6 +135,10 @@ def create_app(index: RagIndex, tokens: dict[str, Grant] | None = None) -> FastA
             raise Failure(422, str(err), err.field) from None
         except NotFound as err:
             raise Failure(404, str(err), "id") from None
+        except Forbidden as err:
+            raise Failure(403, str(err), "path") from None
+        except Busy as err:
+            raise Failure(409, str(err)) from None
         except ConfigError as err:
             raise Failure(422, str(err), _field_of(err)) from None
         except LockError as err:
@@ -122,6 +163,11 @@ def create_app(index: RagIndex, tokens: dict[str, Grant] | None = None) -> FastA
         length = request.headers.get("content-length")
         if length is not None and length.isdigit() and int(length) > MAX_BODY:
             return _error(413, f"request body over {MAX_BODY} bytes")
+        if request.url.path == "/mcp":  # the MCP door has no FastAPI dependency: its token is checked here
+            try:
+                grant(request)
+            except Failure as err:
+                return _error(err.status, err.message, err.field)
         return await call_next(request)
 
     @app.exception_handler(Failure)
@@ -164,6 +210,22 @@ def create_app(index: RagIndex, tokens: dict[str, Grant] | None = None) -> FastA
         with calling():
             namespace = allowed(access, body.namespace)
             return {"ids": service.remember(body.texts, body.metadatas, body.ids, namespace)}
+
+    @app.post("/index", status_code=202)
+    def start_index(body: IndexRequest, access: Access) -> dict[str, Any]:
+        """Bring the collection up to date with a path under server.index_roots, in the background."""
+        with calling():
+            if access.namespaces is not None:
+                raise Failure(403, "index runs need a token that is not bound to namespaces")
+            return runs.start(body.path, body.prune).to_dict()
+
+    @app.get("/index/{run}")
+    def index_run(run: str, access: Access) -> dict[str, Any]:
+        """An index run's state: running, done (with its report) or failed (with its error)."""
+        state = runs.get(run)
+        if state is None:
+            raise Failure(404, f"no index run {run!r} since the server started", "run")
+        return state.to_dict()
 
     @app.get("/texts/{id_}")
     def get_text(id_: str, access: Access, namespace: str | None = None) -> dict[str, Any]:

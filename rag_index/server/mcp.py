@@ -1,7 +1,9 @@
 """The MCP door (the official SDK's MCPServer): the same service as HTTP, as tools a model can call.
 
 ``rag-index mcp`` serves them over stdio, the way desktop assistants and agent frameworks attach a tool
-server. Each tool returns the objects the HTTP routes return; a mistake comes back as the tool's error.
+server; ``rag-index serve`` serves them over streamable HTTP at /mcp beside its routes, one Service behind
+both. Each tool returns the objects the HTTP routes return; a mistake comes back as the tool's error. Over
+HTTP with tokens, the request's bearer token must allow the namespace a tool is called with.
 """
 
 from __future__ import annotations
@@ -10,11 +12,11 @@ import functools
 from collections.abc import Callable
 from typing import Any, TypeVar, cast
 
-from mcp.server.mcpserver import MCPServer
+from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
 
-from rag_index.api import RagIndex
 from rag_index.errors import RagIndexError
+from rag_index.server.auth import Grant, grant_of
 from rag_index.server.service import Service
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -41,43 +43,54 @@ INSTRUCTIONS = (
 )
 
 
-def create_mcp(index: RagIndex) -> MCPServer:
-    """The MCP server over index: tools search, remember, forget, recall_recent and index_status."""
-    service = Service(index)
+def create_mcp(service: Service, tokens: dict[str, Grant] | None = None) -> MCPServer:
+    """The MCP server over service: tools search, remember, forget, recall_recent and index_status.
+
+    tokens: those of the HTTP server this one is mounted in (None: stdio, or a server without tokens).
+    """
     server: MCPServer = MCPServer("rag-index", instructions=INSTRUCTIONS)
+
+    def allowed(ctx: Context, namespace: str | None) -> str | None:
+        """namespace, when the caller's token may use it (the HTTP door already refused unknown tokens)."""
+        if tokens is None:
+            return namespace
+        grant = grant_of(tokens, (ctx.headers or {}).get("authorization"))
+        if grant is None or not grant.allows(namespace):
+            raise ToolError(f"this token may not use the namespace {namespace!r}")
+        return namespace
 
     @server.tool()
     @_plain
-    def search(query: str, k: int = 5, namespace: str | None = None) -> dict[str, Any]:
+    def search(query: str, ctx: Context, k: int = 5, namespace: str | None = None) -> dict[str, Any]:
         """Find the passages (document chunks and memories) most relevant to a question or topic.
 
         Returns {"hits": [{"id", "score", "text", "metadata"}]}, best first; metadata names the source file
         and page of a document chunk. With a namespace, only that namespace's memories are searched.
         """
-        return {"hits": service.search(query, k, namespace)}
+        return {"hits": service.search(query, k, allowed(ctx, namespace))}
 
     @server.tool()
     @_plain
     def remember(
-        text: str, metadata: dict[str, Any] | None = None, namespace: str | None = None
+        text: str, ctx: Context, metadata: dict[str, Any] | None = None, namespace: str | None = None
     ) -> dict[str, Any]:
         """Store a memory (a fact, an observation, a decision) so that `search` finds it later.
 
         metadata: optional flat key-value pairs (strings, numbers, booleans). Returns {"ids": [id]}.
         """
-        return {"ids": service.remember([text], [metadata], None, namespace)}
+        return {"ids": service.remember([text], [metadata], None, allowed(ctx, namespace))}
 
     @server.tool()
     @_plain
-    def forget(id: str, namespace: str | None = None) -> dict[str, Any]:
+    def forget(id: str, ctx: Context, namespace: str | None = None) -> dict[str, Any]:
         """Delete one memory by the id `remember` returned. Returns {"deleted": [id]}."""
-        return {"deleted": service.forget(id, namespace)}
+        return {"deleted": service.forget(id, allowed(ctx, namespace))}
 
     @server.tool()
     @_plain
-    def recall_recent(k: int = 5, namespace: str | None = None) -> dict[str, Any]:
+    def recall_recent(ctx: Context, k: int = 5, namespace: str | None = None) -> dict[str, Any]:
         """The k newest memories, newest first: {"memories": [{"id", "text", "metadata"}]}."""
-        return {"memories": service.recent(k, namespace)}
+        return {"memories": service.recent(k, allowed(ctx, namespace))}
 
     @server.tool()
     @_plain

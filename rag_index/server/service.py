@@ -1,7 +1,9 @@
 """What both doors (HTTP and MCP) do with the index: search, remember, recall and forget by namespace.
 
-One lock serializes the calls: one model and one store, used from request threads. Mistakes raise
-RagIndexError (FieldError names its field; NotFound: no such text in the namespace).
+Two locks: reads (search, get, recent, info) take turns on the retriever and its caches, writes take
+turns on the text writer, and neither waits for the other, so a write waiting for an index run's store
+lock holds no search up. Mistakes raise RagIndexError (FieldError names its field; NotFound: no such text
+in the namespace).
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from typing import Any
 
 from rag_index.api import RagIndex
 from rag_index.errors import FieldError, RagIndexError
+from rag_index.index.memory import WRITE_WAIT
 from rag_index.index.texts import caller_metadata, is_text_chunk, text_id
 from rag_index.search.recency import CREATED_AT
 from rag_index.server import namespaces
@@ -26,9 +29,11 @@ class NotFound(RagIndexError):
 class Service:
     """The index behind the doors, namespaced."""
 
-    def __init__(self, index: RagIndex) -> None:
+    def __init__(self, index: RagIndex, write_wait: float = WRITE_WAIT) -> None:
         self.index = index
-        self._lock = threading.Lock()
+        self.write_wait = write_wait  # seconds a write waits for another writer (an index run): then 409
+        self._reading = threading.Lock()
+        self._writing = threading.Lock()
 
     def search(
         self,
@@ -42,7 +47,7 @@ class Service:
         """The best chunks in the namespace (none: every chunk), each {id, score, text, metadata}."""
         namespace = namespaces.checked(namespace)
         where = namespaces.scoped_where(namespace, where)
-        with self._lock:
+        with self._reading:
             hits = self.index.search(query, k, where=where, where_document=where_document, **options)
         return [_hit(hit, namespace) for hit in hits]
 
@@ -66,14 +71,14 @@ class Service:
             pairs = zip(texts, scoped, strict=True)
             ids = [text_id(text, meta) if isinstance(text, str) else "" for text, meta in pairs]
         stored = [namespaces.stored_id(namespace, id_) for id_ in ids]
-        with self._lock:
-            added = self.index.add_texts(texts, scoped, stored)
+        with self._writing:
+            added = self.index.add_texts(texts, scoped, stored, wait=self.write_wait)
         return [namespaces.public_id(namespace, id_) for id_ in added]
 
     def get(self, id_: str, namespace: str | None = None) -> dict[str, Any]:
         """One text of the namespace as it was given: {id, text, metadata}."""
         namespace = namespaces.checked(namespace)
-        with self._lock:
+        with self._reading:
             found = self.index.get_by_ids([namespaces.stored_id(namespace, id_)])
         meta = found[0].metadata if found else {}
         if not found or not is_text_chunk(meta) or not namespaces.readable(namespace, meta):
@@ -83,8 +88,8 @@ class Service:
     def forget(self, id_: str, namespace: str | None = None) -> list[str]:
         """Delete one text of the namespace (NotFound when it is no text of it)."""
         self.get(id_, namespace)
-        with self._lock:
-            self.index.delete([namespaces.stored_id(namespace, id_)])
+        with self._writing:
+            self.index.delete([namespaces.stored_id(namespace, id_)], wait=self.write_wait)
         return [id_]
 
     def recent(self, k: int = 5, namespace: str | None = None) -> list[dict[str, Any]]:
@@ -94,7 +99,7 @@ class Service:
         """
         namespace = namespaces.checked(namespace)
         store = self.index.store
-        with self._lock:
+        with self._reading:
             store.attach()
             got = store.collection.get(
                 where=namespaces.scoped_where(namespace, None), include=["documents", "metadatas"]
@@ -112,7 +117,7 @@ class Service:
 
     def info(self) -> dict[str, Any]:
         """The collection's size, sources, texts and embedder fingerprint."""
-        with self._lock:
+        with self._reading:
             return self.index.info()
 
 

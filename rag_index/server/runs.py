@@ -1,0 +1,130 @@
+"""Index runs started over HTTP: a path checked against the configured roots, run in the background.
+
+One run at a time (they would take turns on the store's lock anyway). The run uses its own RagIndex over
+the serving one's embedder, so searches go on answering from the serving retriever while it writes.
+"""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path, PurePath
+from typing import Any
+
+from rag_index.api import RagIndex
+from rag_index.errors import FieldError, RagIndexError
+
+
+class Forbidden(RagIndexError):
+    """A path the server may not index (outside every root, or no roots configured)."""
+
+
+class Busy(RagIndexError):
+    """Another index run is still going."""
+
+
+def allowed_path(requested: str, roots: Sequence[str]) -> Path:
+    """The folder or file to index: inside a root once symlinks are resolved, else Forbidden.
+
+    A relative path is taken from the first root; any '..' is refused before resolving anything.
+    """
+    if not roots:
+        raise Forbidden("this server indexes no folder: set server.index_roots in its config")
+    if not requested.strip():
+        raise FieldError("path: expected a folder or file inside the index roots", "path")
+    if ".." in PurePath(requested).parts:
+        raise Forbidden(f"path {requested!r}: '..' is not allowed")
+    resolved_roots = [Path(root).resolve() for root in roots]
+    path = (resolved_roots[0] / requested).resolve()  # an absolute path stays itself
+    if not any(path == root or path.is_relative_to(root) for root in resolved_roots):
+        listed = ", ".join(str(root) for root in resolved_roots)
+        raise Forbidden(f"path {requested!r}: resolves to {path}, outside the index roots ({listed})")
+    if not path.exists():
+        raise FieldError(f"path {requested!r}: no such file or folder", "path")
+    return path
+
+
+@dataclass
+class RunState:
+    """One run as GET /index/{run} shows it; counters move while it runs."""
+
+    run: str
+    path: str
+    status: str = "running"  # running | done | failed
+    started_at: str = field(default_factory=lambda: datetime.now(UTC).isoformat())
+    finished_at: str | None = None
+    files_planned: int = 0
+    files_parsed: int = 0
+    chunks_written: int = 0
+    report: dict[str, Any] | None = None
+    error: str | None = None
+
+    def planned(self, sizes: Mapping[str, int]) -> None:
+        """Progress protocol: the changed files to parse."""
+        self.files_planned = len(sizes)
+
+    def parsing(self, source: str) -> None:
+        """Progress protocol: nothing to count yet."""
+
+    def parsed(self, source: str, chunks: int | None) -> None:
+        """Progress protocol: one more file parsed."""
+        self.files_parsed += 1
+
+    def written(self, chunks: int) -> None:
+        """Progress protocol: chunks embedded and written."""
+        self.chunks_written += chunks
+
+    def finish(self) -> None:
+        """Progress protocol: the status is set by the run itself."""
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON body of GET /index/{run}."""
+        return asdict(self)
+
+
+class IndexRuns:
+    """The index runs of one server: start one, look one up."""
+
+    def __init__(self, index: RagIndex, wait: float) -> None:
+        self.index = index
+        self.wait = wait  # seconds a run waits for another writer of the store
+        self.runs: dict[str, RunState] = {}
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+
+    def start(self, requested: str, prune: bool = True) -> RunState:
+        """Start indexing requested (checked against server.index_roots) in the background."""
+        path = allowed_path(requested, self.index.config.server.index_roots)
+        with self._lock:
+            running = [state.run for state in self.runs.values() if state.status == "running"]
+            if running:
+                raise Busy(f"index run {running[0]} is still running; try again when it is done")
+            state = RunState(run=uuid.uuid4().hex[:12], path=str(path))
+            self.runs[state.run] = state
+            self._thread = threading.Thread(target=self._run, args=(state, path, prune), daemon=True)
+            self._thread.start()
+        return state
+
+    def get(self, run: str) -> RunState | None:
+        """The run with that id (None: no such run since the server started)."""
+        return self.runs.get(run)
+
+    def join(self, timeout: float | None = None) -> None:
+        """Wait for the current run (a graceful stop lets it finish its batch)."""
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    def _run(self, state: RunState, path: Path, prune: bool) -> None:
+        runner = RagIndex(self.index.config, embedder=self.index.embedder)
+        try:
+            report = runner.index(path, prune=prune, wait=self.wait, progress=state)
+        except Exception as err:  # a run's failure is its state; the server goes on
+            state.error = str(err) if isinstance(err, RagIndexError) else f"{type(err).__name__}: {err}"
+            state.status = "failed"
+        else:
+            state.report = report.to_dict()
+            state.status = "done"
+        state.finished_at = datetime.now(UTC).isoformat()
