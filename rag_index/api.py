@@ -16,6 +16,7 @@ from rag_index.index.report import IndexReport
 from rag_index.index.run import open_manifest
 from rag_index.index.texts import is_text_chunk
 from rag_index.index.verify import Drift, verify
+from rag_index.remote import RemoteIndex
 from rag_index.search.retriever import Retriever
 from rag_index.storage.base import Query
 from rag_index.storage.chroma import ChromaStore
@@ -60,6 +61,11 @@ class RagIndex:
     ) -> RagIndex:
         """The index a config file describes, with --set style KEY=VALUE overrides."""
         return cls(load_config(path, tuple(overrides), values))
+
+    @staticmethod
+    def remote(url: str, *, token: str | None = None, namespace: str | None = None) -> RemoteIndex:
+        """A running ``rag-index serve`` as an index (search, texts, LangChain adapters), in a namespace."""
+        return RemoteIndex(url, token=token, namespace=namespace)
 
     @property
     def embedder(self) -> Embedder:

@@ -19,6 +19,7 @@ LAYERS = [
     ["config"],
     ["build"],
     ["index"],
+    ["remote"],  # a running server as an index (the LangChain adapters take it too)
     ["evaluation"],
     ["integrations"],  # LangChain adapters over the core; RagIndex hands them out (as_retriever)
     ["api"],

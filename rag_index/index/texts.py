@@ -10,6 +10,7 @@ the caller's metadata.
 from __future__ import annotations
 
 import json
+import re
 import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
@@ -17,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from rag_index.errors import RagIndexError
+from rag_index.errors import FieldError, RagIndexError
 from rag_index.search.recency import CREATED_AT
 from rag_index.storage.base import chroma_metadata
 from rag_index.storage.manifest import TEXT_ROOT, Manifest, TextRecord, settings_fingerprint, text_source
@@ -65,14 +66,14 @@ def text_records(
     texts = list(texts)
     for name, given in (("metadatas", metadatas), ("ids", ids)):
         if given is not None and len(given) != len(texts):
-            raise RagIndexError(f"{name}: expected one per text ({len(texts)}), got {len(given)}")
+            raise FieldError(f"{name}: expected one per text ({len(texts)}), got {len(given)}", name)
     created = now or utc_now()
     records = []
     for i, text in enumerate(texts):
         if not isinstance(text, str):
-            raise RagIndexError(f"texts[{i}]: expected a string, got {type(text).__name__}")
+            raise FieldError(f"texts[{i}]: expected a string, got {type(text).__name__}", f"texts.{i}")
         if not text.strip():
-            raise RagIndexError(f"texts[{i}]: a text cannot be empty (nothing to embed or find)")
+            raise FieldError(f"texts[{i}]: a text cannot be empty (nothing to embed or find)", f"texts.{i}")
         _check_utf8(text, f"texts[{i}]")
         caller = dict((metadatas[i] if metadatas is not None else None) or {})
         for key, value in caller.items():
@@ -80,7 +81,7 @@ def text_records(
         id_ = ids[i] if ids is not None else None
         id_ = text_id(text, caller) if id_ is None else str(id_)
         if not id_:
-            raise RagIndexError(f"ids[{i}]: an id cannot be empty")
+            raise FieldError(f"ids[{i}]: an id cannot be empty", f"ids.{i}")
         added: list[str] = []
         meta = dict(caller)
         if CREATED_AT in meta:
@@ -99,20 +100,28 @@ def _check_utf8(text: str, where: str) -> None:
     try:
         text.encode("utf-8")
     except UnicodeEncodeError as err:
-        raise RagIndexError(f"{where}: not UTF-8 text (a stray byte at position {err.start})") from None
+        raise FieldError(
+            f"{where}: not UTF-8 text (a stray byte at position {err.start})", _field(where)
+        ) from None
 
 
 def _check_metadata(key: Any, value: Any, where: str) -> None:
     """Chroma stores strings, numbers and booleans; a nested value is refused, not flattened quietly."""
     if not isinstance(key, str) or not key:
-        raise RagIndexError(f"{where}: metadata keys must be non-empty strings, got {key!r}")
+        raise FieldError(f"{where}: metadata keys must be non-empty strings, got {key!r}", _field(where))
     if value is not None and not isinstance(value, str | int | float | bool):
-        raise RagIndexError(
+        raise FieldError(
             f"{where}[{key!r}]: expected a string, number, boolean or null, got {type(value).__name__} "
-            "(Chroma stores no nested values; flatten it, e.g. as a JSON string)"
+            "(Chroma stores no nested values; flatten it, e.g. as a JSON string)",
+            f"{_field(where)}.{key}",
         )
     if isinstance(value, str):
         _check_utf8(value, f"{where}[{key!r}]")
+
+
+def _field(where: str) -> str:
+    """'metadatas[2]' -> 'metadatas.2': the request field a message is about."""
+    return re.sub(r"\[(\d+)\]", r".\1", where).split("[")[0]
 
 
 def caller_metadata(metadata: Mapping[str, Any]) -> dict[str, Any]:

@@ -25,6 +25,7 @@ from pydantic import ConfigDict, model_validator
 from rag_index.build import build_embedder, build_lexical, build_retriever, build_store
 from rag_index.config import EmbedderConfig, RetrievalConfig, load_config
 from rag_index.index.texts import caller_metadata
+from rag_index.remote import RemoteIndex, RemoteSearch
 from rag_index.search.context import format_context
 from rag_index.search.options import SEARCH_TYPES
 from rag_index.search.retriever import Retriever
@@ -102,7 +103,8 @@ class RagIndexRetriever(BaseRetriever):
     """LangChain retriever over a rag-index collection, returning Documents with their score.
 
     Build it with ``from_config(path, overrides)``, ``from_components(embedder, store)`` or
-    ``RagIndexRetriever(retriever=core_retriever)``. Options left as None keep the core retriever's own
+    ``RagIndexRetriever(retriever=core_retriever)``, or over a running server with
+    ``RagIndex.remote(url).as_retriever()``. Options left as None keep the core retriever's own
     (from `retrieval:` in the config); any of them can also be given per call:
     ``retriever.invoke(question, k=3, where={"source": "faq.txt"})``.
 
@@ -113,7 +115,7 @@ class RagIndexRetriever(BaseRetriever):
 
     model_config = ConfigDict(arbitrary_types_allowed=True, extra="forbid", validate_assignment=True)
 
-    retriever: Retriever
+    retriever: Retriever | RemoteIndex
     k: int | None = None
     search_type: str | None = None
     fetch_k: int | None = None
@@ -134,7 +136,7 @@ class RagIndexRetriever(BaseRetriever):
         self._configured()
         return self
 
-    def _configured(self) -> Retriever:
+    def _configured(self) -> Retriever | RemoteSearch:
         # Resolved per call, not cached, so that options changed after construction are honoured.
         # None keeps the core retriever's own value; the core checks the rest.
         return self.retriever.replace(**{name: getattr(self, name) for name in RetrievalConfig.model_fields})
@@ -177,8 +179,8 @@ class MemoryIndex(Protocol):
     """What RagIndexVectorStore needs from the index it adapts (rag_index.RagIndex has all of it)."""
 
     @property
-    def embedder(self) -> Embedder:
-        """The index's embedder."""
+    def embedder(self) -> Embedder | None:
+        """The index's embedder (None: it embeds elsewhere, as a remote index does)."""
         ...
 
     def create(self) -> None:
@@ -283,9 +285,10 @@ class RagIndexVectorStore(VectorStore):
         index.create()  # a vector store is ready to write and search once built, as LangChain's Chroma is
 
     @property
-    def embeddings(self) -> Embeddings:
-        """The index's embedder, as LangChain Embeddings."""
-        return PoolingEmbeddings(embedder=self.index.embedder)
+    def embeddings(self) -> Embeddings | None:
+        """The index's embedder, as LangChain Embeddings (None for a remote index: the server embeds)."""
+        embedder = self.index.embedder
+        return None if embedder is None else PoolingEmbeddings(embedder=embedder)
 
     def add_texts(
         self,

@@ -43,7 +43,7 @@ def scoped_metadata(namespace: str | None, metadata: dict[str, Any] | None, inde
     if KEY in meta and meta[KEY] != namespace:
         raise FieldError(
             f"metadatas[{index}]: {KEY!r} is set by the request's namespace, not by metadata",
-            f"metadatas[{index}].{KEY}",
+            f"metadatas.{index}.{KEY}",
         )
     if namespace is not None:
         meta[KEY] = namespace
