@@ -114,6 +114,11 @@ class RagIndex:
             checkpoint=self._checkpoint,
         )
 
+    def twin(self) -> RagIndex:
+        """Another RagIndex on the same config, embedder and checkpoint, with handles of its own (a server
+        runs an index run on one while it searches with this one)."""
+        return RagIndex(self.config, embedder=self._embedder or self.embedder, checkpoint=self._checkpoint)
+
     @property
     def store(self) -> ChromaStore:
         """The Chroma collection, not yet opened."""

@@ -6,6 +6,7 @@ from __future__ import annotations
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -146,3 +147,39 @@ def test_prune_is_passed_to_the_run(tmp_path: Path, prune: bool) -> None:
     (docs / "kettle.txt").unlink()
     state = finished(client, client.post("/index", json={"path": ".", "prune": prune}).json()["run"])
     assert state["report"]["files_removed"] == (1 if prune else 0)
+
+
+def test_a_stopping_server_ends_its_index_run_and_the_next_run_finishes_it(tmp_path: Path) -> None:
+    """The run waits inside its first commit (an injected checkpoint) until the server is stopping."""
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    for i in range(12):
+        (docs / f"note {i}.txt").write_text(f"Note {i}: the boiler is checked every {i} weeks.\n\n" * 120)
+    reached, go = threading.Event(), threading.Event()
+
+    def hold(point: str) -> None:
+        if point == "committed" and not reached.is_set():
+            reached.set()
+            go.wait(timeout=120)
+
+    store, chunking = {"path": str(tmp_path / "store")}, {"size": 40, "overlap": 5}  # a write batch a file
+    roots = {"index_roots": [str(docs)]}
+    index = RagIndex(store=store, chunking=chunking, server=roots, embedder=FakeEmbedder(), checkpoint=hold)
+    index.create()
+    app = create_app(index)
+    client = TestClient(app)
+    run = client.post("/index", json={"path": "."}).json()["run"]
+    assert reached.wait(timeout=120), "the run never committed its first file"
+    stopper = threading.Thread(target=app.state.runs.stop)
+    stopper.start()
+    while not app.state.runs.stopping.is_set():
+        time.sleep(0.01)
+    go.set()
+    stopper.join(timeout=120)
+    state = app.state.runs.get(run).to_dict()
+    assert state["status"] == "stopped" and "next run" in state["error"], state
+    assert state["chunks_written"] > 0  # stopped after its first batch, before the last
+    fresh = RagIndex(store=store, chunking=chunking, embedder=FakeEmbedder())
+    report = fresh.index(docs)
+    assert report.files_indexed + report.files_unchanged == 12 and report.files_indexed > 0
+    assert fresh.verify()[0].ok

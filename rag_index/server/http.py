@@ -116,7 +116,7 @@ def create_app(
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         async with mcp.session_manager.run():
             yield
-        runs.join()  # a stop lets a running index run finish (it is crash-safe if killed instead)
+        runs.stop()
 
     app = FastAPI(
         title="rag-index",
@@ -124,6 +124,7 @@ def create_app(
         lifespan=lifespan,
     )
     app.state.tokens = tokens
+    app.state.runs = runs
     app.router.routes.extend(mcp_app.routes)  # /mcp, beside the routes below
 
     @contextmanager

@@ -1,7 +1,9 @@
 """Index runs started over HTTP: a path checked against the configured roots, run in the background.
 
 One run at a time (they would take turns on the store's lock anyway). The run uses its own RagIndex over
-the serving one's embedder, so searches go on answering from the serving retriever while it writes.
+the serving one's embedder, so searches go on answering from the serving retriever while it writes. When
+the server stops, a run ends at its next parsed file or written batch, as a killed run would, and the next
+run of the path finishes the work (the writer is crash-safe), so a stop never waits for a long run.
 """
 
 from __future__ import annotations
@@ -24,6 +26,10 @@ class Forbidden(RagIndexError):
 
 class Busy(RagIndexError):
     """Another index run is still going."""
+
+
+class Stopped(Exception):
+    """Raised inside a run when the server stops."""
 
 
 def allowed_path(requested: str, roots: Sequence[str]) -> Path:
@@ -53,7 +59,7 @@ class RunState:
 
     run: str
     path: str
-    status: str = "running"  # running | done | failed
+    status: str = "running"  # running | done | failed | stopped
     started_at: str = field(default_factory=lambda: datetime.now(UTC).isoformat())
     finished_at: str | None = None
     files_planned: int = 0
@@ -85,13 +91,46 @@ class RunState:
         return asdict(self)
 
 
+class StopAware:
+    """A run's progress that also ends the run, at its next file or batch, once the server stops."""
+
+    def __init__(self, state: RunState, stopping: threading.Event) -> None:
+        self.state, self.stopping = state, stopping
+
+    def planned(self, sizes: Mapping[str, int]) -> None:
+        """The changed files to parse."""
+        self.state.planned(sizes)
+
+    def parsing(self, source: str) -> None:
+        """A file's parsing begins: not when the server stops."""
+        self._check()
+
+    def parsed(self, source: str, chunks: int | None) -> None:
+        """One more file parsed."""
+        self.state.parsed(source, chunks)
+        self._check()
+
+    def written(self, chunks: int) -> None:
+        """A batch written to every store: the run may end here."""
+        self.state.written(chunks)
+        self._check()
+
+    def finish(self) -> None:
+        """Nothing to draw."""
+
+    def _check(self) -> None:
+        if self.stopping.is_set():
+            raise Stopped
+
+
 class IndexRuns:
-    """The index runs of one server: start one, look one up."""
+    """The index runs of one server: start one, look one up, stop them with the server."""
 
     def __init__(self, index: RagIndex, wait: float) -> None:
         self.index = index
         self.wait = wait  # seconds a run waits for another writer of the store
         self.runs: dict[str, RunState] = {}
+        self.stopping = threading.Event()
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
 
@@ -99,6 +138,8 @@ class IndexRuns:
         """Start indexing requested (checked against server.index_roots) in the background."""
         path = allowed_path(requested, self.index.config.server.index_roots)
         with self._lock:
+            if self.stopping.is_set():
+                raise Busy("the server is stopping")
             running = [state.run for state in self.runs.values() if state.status == "running"]
             if running:
                 raise Busy(f"index run {running[0]} is still running; try again when it is done")
@@ -112,15 +153,21 @@ class IndexRuns:
         """The run with that id (None: no such run since the server started)."""
         return self.runs.get(run)
 
-    def join(self, timeout: float | None = None) -> None:
-        """Wait for the current run (a graceful stop lets it finish its batch)."""
+    def stop(self) -> None:
+        """End the current run at its next file or batch, and wait for it (the server is stopping)."""
+        with self._lock:
+            self.stopping.set()
         if self._thread is not None:
-            self._thread.join(timeout)
+            self._thread.join()
 
     def _run(self, state: RunState, path: Path, prune: bool) -> None:
-        runner = RagIndex(self.index.config, embedder=self.index.embedder)
         try:
-            report = runner.index(path, prune=prune, wait=self.wait, progress=state)
+            report = self.index.twin().index(
+                path, prune=prune, wait=self.wait, progress=StopAware(state, self.stopping)
+            )
+        except Stopped:
+            state.error = "stopped with the server; the next run of this path finishes the work"
+            state.status = "stopped"
         except Exception as err:  # a run's failure is its state; the server goes on
             state.error = str(err) if isinstance(err, RagIndexError) else f"{type(err).__name__}: {err}"
             state.status = "failed"
