@@ -151,6 +151,10 @@ class RemoteSearch:
     def __init__(self, index: RemoteIndex, options: dict[str, Any]) -> None:
         self.index, self.options = index, options
 
+    def replace(self, **options: Any) -> RemoteSearch:
+        """A copy with some options changed (checked)."""
+        return RemoteSearch(self.index, {**self.options, **checked_options(options)})
+
     def search(self, query: str, **options: Any) -> list[ScoredChunk]:
         """The best chunks for query with this search's options and the call's."""
         return self.index.search(query, **{**self.options, **options})

@@ -19,10 +19,9 @@ LAYERS = [
     ["config"],
     ["build"],
     ["index"],
-    ["remote"],  # a running server as an index (the LangChain adapters take it too)
     ["evaluation"],
     ["integrations"],  # LangChain adapters over the core; RagIndex hands them out (as_retriever)
-    ["api"],
+    ["api", "remote"],  # RagIndex, and a running server as one (RagIndex.remote)
     ["server"],  # the HTTP app: a thin door over RagIndex (namespaces and tokens are checked there)
     ["cli", "__init__"],
 ]

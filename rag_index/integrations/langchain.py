@@ -11,7 +11,7 @@ import functools
 import re
 from collections.abc import Callable, Collection, Iterable, Sequence
 from pathlib import Path
-from typing import Any, ClassVar, Protocol
+from typing import Any, ClassVar, Protocol, runtime_checkable
 
 import numpy as np
 from langchain_core.callbacks import AsyncCallbackManagerForRetrieverRun, CallbackManagerForRetrieverRun
@@ -25,7 +25,6 @@ from pydantic import ConfigDict, model_validator
 from rag_index.build import build_embedder, build_lexical, build_retriever, build_store
 from rag_index.config import EmbedderConfig, RetrievalConfig, load_config
 from rag_index.index.texts import caller_metadata
-from rag_index.remote import RemoteIndex, RemoteSearch
 from rag_index.search.context import format_context
 from rag_index.search.options import SEARCH_TYPES
 from rag_index.search.retriever import Retriever
@@ -99,6 +98,19 @@ def format_docs(docs: Sequence[Document]) -> str:
     return format_context((doc.page_content, doc.metadata) for doc in docs)
 
 
+@runtime_checkable
+class Searcher(Protocol):
+    """What RagIndexRetriever searches with: the core Retriever, or a served index (RagIndex.remote)."""
+
+    def replace(self, **options: Any) -> Searcher:
+        """A copy with some retrieval options changed (checked)."""
+        ...
+
+    def search(self, query: str, **options: Any) -> list[ScoredChunk]:
+        """The best chunks for query."""
+        ...
+
+
 class RagIndexRetriever(BaseRetriever):
     """LangChain retriever over a rag-index collection, returning Documents with their score.
 
@@ -115,7 +127,7 @@ class RagIndexRetriever(BaseRetriever):
 
     model_config = ConfigDict(arbitrary_types_allowed=True, extra="forbid", validate_assignment=True)
 
-    retriever: Retriever | RemoteIndex
+    retriever: Searcher
     k: int | None = None
     search_type: str | None = None
     fetch_k: int | None = None
@@ -136,7 +148,7 @@ class RagIndexRetriever(BaseRetriever):
         self._configured()
         return self
 
-    def _configured(self) -> Retriever | RemoteSearch:
+    def _configured(self) -> Searcher:
         # Resolved per call, not cached, so that options changed after construction are honoured.
         # None keeps the core retriever's own value; the core checks the rest.
         return self.retriever.replace(**{name: getattr(self, name) for name in RetrievalConfig.model_fields})
