@@ -7,6 +7,7 @@ import importlib.util
 import io
 import re
 import shutil
+import sys
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -98,3 +99,43 @@ def test_readme_python_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> 
     printed = out.getvalue()
     assert "handbook.pdf" in printed  # the warranty's page comes from the handbook
     assert "Three years [1]." in printed
+
+
+def _notebooks_script() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("docs_notebooks", ROOT / "scripts" / "docs_notebooks.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up while the class is made
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_a_notebook_without_its_data_is_shown_with_the_reason(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The site builds where ../shared is absent: the page says which path is missing, and nothing ran."""
+    nbformat = pytest.importorskip("nbformat")
+    script = _notebooks_script()
+    monkeypatch.setattr(script, "BUILD", tmp_path / "build")
+    absent = "../../no-such-folder/datasets/scifact"
+    monkeypatch.setitem(script.RUNS, "02_pooling_comparison.ipynb", script.Run({"QUERIES": 2}, (absent,)))
+    book = nbformat.reads(script.execute("02_pooling_comparison.ipynb", "sources").decode(), as_version=4)
+    assert f"`{absent}` is absent" in book.cells[1].source
+    code = [cell for cell in book.cells if cell.cell_type == "code"]
+    assert all(not cell.outputs for cell in code)
+    assert "QUERIES = 2" not in code[0].source  # the build's parameters are shown only where they ran
+
+
+def test_the_build_parameters_are_shown_below_the_notebooks_own() -> None:
+    script = _notebooks_script()
+    run = script.Run({"QUERIES": 20, "SIZES": [128, 200]}, note="a subset")
+    shown = script._parameters_source("QUERIES = None\nSIZES = [128, 254]\n", run)
+    assert shown.splitlines() == [
+        "QUERIES = None",
+        "SIZES = [128, 254]",
+        "",
+        "# This site's build ran it with (scripts/docs_notebooks.py): a subset",
+        "QUERIES = 20",
+        "SIZES = [128, 200]",
+    ]
+    assert set(script.RUNS) == {path.name for path in (ROOT / "notebooks").glob("*.ipynb")}
