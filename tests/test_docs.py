@@ -6,6 +6,7 @@ import contextlib
 import importlib.util
 import io
 import re
+import shlex
 import shutil
 import sys
 from pathlib import Path
@@ -58,13 +59,7 @@ def _python_blocks(page: Path) -> list[str]:
 def test_getting_started_python_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     blocks = _python_blocks(ROOT / "docs" / "getting-started.md")
     assert len(blocks) >= 2
-    folder = tmp_path / "my-docs"
-    folder.mkdir()
-    (folder / "warranty.md").write_text(
-        "# Warranty\n\nThe grinder carries a two year warranty on the motor and the housing.\n",
-        encoding="utf-8",
-    )
-    (folder / "cleaning.txt").write_text("Clean the burrs every week with the brush.\n", encoding="utf-8")
+    _folder(tmp_path)
     monkeypatch.chdir(tmp_path)
     namespace: dict[str, Any] = {}
     out = io.StringIO()
@@ -75,6 +70,47 @@ def test_getting_started_python_runs(tmp_path: Path, monkeypatch: pytest.MonkeyP
     assert "2 files" in printed
     assert "warranty.md" in printed
     assert "Two years [1]." in printed
+
+
+def _folder(tmp_path: Path) -> Path:
+    """The reader's own folder of the getting-started page: a Markdown and a text file."""
+    folder = tmp_path / "my-docs"
+    folder.mkdir()
+    (folder / "warranty.md").write_text(
+        "# Warranty\n\nThe grinder carries a two year warranty on the motor and the housing.\n",
+        encoding="utf-8",
+    )
+    (folder / "cleaning.txt").write_text("Clean the burrs every week with the brush.\n", encoding="utf-8")
+    return folder
+
+
+# Lines of the page's shell blocks that set up the environment the test suite already runs in.
+SET_UP = ("make ", "source ")
+
+
+def test_getting_started_commands_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Every rag-index command of the page's shell blocks, in order, through the CLI's main()."""
+    from rag_index.cli import main
+
+    text = (ROOT / "docs" / "getting-started.md").read_text(encoding="utf-8")
+    lines = [
+        line.strip()
+        for block in re.findall(r"^```bash\n(.*?)^```", text, flags=re.S | re.M)
+        for line in block.splitlines()
+        if line.strip()
+    ]
+    commands = [shlex.split(line, comments=True) for line in lines if not line.startswith(SET_UP)]
+    assert [command[:2] for command in commands] == [["rag-index", "index"], ["rag-index", "query"]]
+    _folder(tmp_path)
+    monkeypatch.chdir(tmp_path)
+    outputs = []
+    for command in commands:
+        assert main(command[1:]) == 0, command
+        outputs.append(capsys.readouterr().out)
+    assert outputs[0].startswith("indexed 2 file(s), 2 chunk(s)")
+    assert "warranty.md" in outputs[1] and "two year warranty" in outputs[1]
 
 
 def test_readme_python_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
