@@ -17,6 +17,7 @@ import hashlib
 import os
 import shutil
 import sys
+import textwrap
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,7 +32,7 @@ SCIFACT = f"{SHARED}/datasets/scifact"
 SEC_10Q = f"{SHARED}/datasets/sec-10q"
 # The sec-10q the build runs on: the first page of each of the 20 filings (see first_pages).
 SEC_10Q_PAGES = 1
-SEC_10Q_SMALL = f"../.cache/docs-notebooks/sec-10q-first-{SEC_10Q_PAGES}-pages"
+SEC_10Q_SMALL = f"../.cache/docs-notebooks/sec-10q-first-pages-{SEC_10Q_PAGES}"
 # The first 20 judged queries of each set, their documents and 60 others (all 20 filings of sec-10q).
 SUBSET = {"QUERIES": 20, "DISTRACTORS": 60}
 EVAL_CACHE = "../.cache/docs-notebooks/eval-cache"  # shared: 02, 03 and 04 encode some units alike
@@ -116,10 +117,11 @@ def _sources_hash() -> str:
 def _parameters_source(original: str, run: Run) -> str:
     """The parameters cell as the page shows it: the notebook's own values, then the ones the build set."""
     lines = [f"{key} = {value!r}" for key, value in run.parameters.items()]
-    heading = "# This site's build ran it with (scripts/docs_notebooks.py)"
-    if run.note:
-        heading += f": {run.note}"
-    return "\n".join([original.rstrip(), "", heading, *lines])
+    heading = "This site's build ran it with (scripts/docs_notebooks.py)" + (
+        f": {run.note}" if run.note else ""
+    )
+    comment = textwrap.wrap(heading, 100, initial_indent="# ", subsequent_indent="# ")
+    return "\n".join([original.rstrip(), "", *comment, *lines])
 
 
 def execute(name: str, sources: str) -> bytes:
