@@ -57,7 +57,8 @@ bench-peers:
 	$(PEERS_VENV)/bin/python -m pip install --quiet -c $(PEERS_VENV)/held.txt $(PIPELINE_PEERS)
 	@echo "run: python benchmarks/end_to_end.py (or embed.py) --peer-python $(PEERS_VENV)/bin/python"
 
-# The documentation site into site/; strict: a broken link or a missing reference fails the build.
+# The documentation site into site/; strict: a broken link or a missing reference fails the build. It
+# executes the notebooks (scripts/docs_notebooks.py; cached in .cache/docs-notebooks/ until they or rag_index change).
 docs: $(STAMP)
 	NO_MKDOCS_2_WARNING=1 DISABLE_MKDOCS_2_WARNING=true $(VENV)/bin/mkdocs build --strict
 

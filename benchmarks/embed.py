@@ -14,7 +14,8 @@ Each round also measures an OpenVINO matmul of the encoder's shape (2048x384 @ 3
 in its own process: the faster one's FLOP/s over the model's FLOP per token is the ceiling each peer is a
 fraction of.
 Prints each round, median tokens/s, ratios to every peer, minimum cosine against the fp32 vectors, the
-fraction of the ceiling, and a final JSON line.
+fraction of the ceiling, and a final JSON line; --plot FILE draws the tokens/s and the ceiling as a PNG
+(_plots.speed_chart).
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from typing import Any
 
 import numpy as np
 from _common import emit, machine, median, scifact_corpus
+from _plots import save, speed_chart
 
 HERE = Path(__file__).resolve().parent
 PEERS = ("st-torch-fp32", "st-openvino", "fastembed", "rag-index", "rag-index-int8")
@@ -75,6 +77,7 @@ def main() -> None:
     parser.add_argument(
         "--peers", default=",".join(PEERS), help=f"a comma list out of {', '.join(PEERS + EXTRA_PEERS)}"
     )
+    parser.add_argument("--plot", type=Path, metavar="FILE", help="also draw the tokens/s as a PNG")
     args = parser.parse_args()
     peers = [p for p in args.peers.split(",") if p]
     unknown = set(peers) - set(PEERS + EXTRA_PEERS)
@@ -171,26 +174,25 @@ def main() -> None:
         print(f"{precision} matmul ceiling: {ceiling_gflops:.0f} GFLOP/s = {ceiling_rate:.0f} tokens/s")
     for peer, why in skipped.items():
         print(f"skipped {peer}: {why}")
-    emit(
-        {
-            "benchmark": "embed",
-            "machine": machine(),
-            "texts": len(texts),
-            "tokens": tokens,
-            "rounds": args.rounds,
-            "mflop_per_token": round(flop_per_token / 1e6, 2),
-            "matmul_gflops": ceiling_gflops,
-            "matmul_precision": sorted(ceiling_precisions),
-            "ceiling_tokens_per_s": round(ceiling_rate) if ceiling_rate else None,
-            "tokens_per_s": rates,
-            "seconds": {p: [round(s, 3) for s in v] for p, v in seconds.items() if v},
-            "ceiling_fraction": {p: round(r / ceiling_rate, 3) for p, r in rates.items()}
-            if ceiling_rate
-            else {},
-            "cosine_min_vs_fp32": cosines,
-            "skipped": skipped,
-        }
-    )
+    result = {
+        "benchmark": "embed",
+        "machine": machine(),
+        "texts": len(texts),
+        "tokens": tokens,
+        "rounds": args.rounds,
+        "mflop_per_token": round(flop_per_token / 1e6, 2),
+        "matmul_gflops": ceiling_gflops,
+        "matmul_precision": sorted(ceiling_precisions),
+        "ceiling_tokens_per_s": round(ceiling_rate) if ceiling_rate else None,
+        "tokens_per_s": rates,
+        "seconds": {p: [round(s, 3) for s in v] for p, v in seconds.items() if v},
+        "ceiling_fraction": {p: round(r / ceiling_rate, 3) for p, r in rates.items()} if ceiling_rate else {},
+        "cosine_min_vs_fp32": cosines,
+        "skipped": skipped,
+    }
+    if args.plot and rates:
+        print(f"plot: {save(speed_chart(result), args.plot)}")
+    emit(result)
 
 
 if __name__ == "__main__":

@@ -12,7 +12,8 @@ they pin other versions than rag-index's (pypdf below 7, huggingface-hub below 1
 Each pipeline runs in its own process, alternated when --runs > 1; wall time includes imports and model
 loading on every side, peak RSS is that process's own (wait4).
 --copies N indexes a temporary folder holding N copies of every file (the memory check: peak RSS should
-grow little with the folder). Prints each run, the ratio and a final JSON line.
+grow little with the folder). Prints each run, the ratio and a final JSON line; --plot FILE draws the wall
+times as a PNG (_plots.end_to_end_chart).
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from _common import SEC10Q, emit, machine, median, require
+from _plots import end_to_end_chart, save
 
 HERE = Path(__file__).resolve()
 RAG_INDEX = Path(sys.executable).with_name("rag-index")
@@ -160,6 +162,7 @@ def main() -> None:
         "--llamaindex-chunk-size", type=int, help="SentenceSplitter's chunk_size (default: its own, 1,024)"
     )
     parser.add_argument("--peer-python", default=os.environ.get("RAG_INDEX_PEER_PYTHON", sys.executable))
+    parser.add_argument("--plot", type=Path, metavar="FILE", help="also draw the wall times as a PNG")
     children = {"langchain": langchain_child, "llamaindex": llamaindex_child}
     for pipeline in children:
         parser.add_argument(f"--{pipeline}-child", nargs="+", help=argparse.SUPPRESS)  # FOLDER MODEL [OPTION]
@@ -198,6 +201,8 @@ def main() -> None:
         result[f"{name}_ratios"] = [round(r, 2) for r in ratios]
         result[f"{name}_median_ratio"] = median(ratios)
         print(f"{name} / rag-index wall time: median {median(ratios):.2f}x")
+    if args.plot:
+        print(f"plot: {save(end_to_end_chart(result), args.plot)}")
     emit(result)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import logging
 import os
@@ -150,6 +151,9 @@ def _parser() -> argparse.ArgumentParser:
     )
     evaluate.add_argument(
         "--only", action="append", default=[], metavar="NAME", help="--suite: only this dataset (repeatable)"
+    )
+    evaluate.add_argument(
+        "--plot", metavar="FILE", help="--suite: also draw the table as a PNG (needs matplotlib)"
     )
     evaluate.add_argument("--split", default="test", help="BEIR qrels split (default: test)")
     _config_options(evaluate)
@@ -363,6 +367,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
     if args.suite is not None:
         return _eval_suite(args)
+    if args.plot is not None:
+        raise UsageError("--plot applies to --suite (a dataset's grid is charted in the notebooks)")
     if args.queries is not None and args.queries < 1:
         raise UsageError(f"--queries: expected a positive number, got {args.queries}")
     if args.distractors is not None and args.distractors < 0:
@@ -396,6 +402,10 @@ def _eval_suite(args: argparse.Namespace) -> int:
             raise UsageError(f"--{option} applies to --dataset, not --suite")
     if args.documents != "auto" or args.search != "chroma":
         raise UsageError("--documents and --search apply to --dataset; the suite searches as users do")
+    if (
+        args.plot is not None and importlib.util.find_spec("matplotlib") is None
+    ):  # before a long run, not after
+        raise UsageError("--plot needs matplotlib: pip install 'rag-index[notebooks]'")
     datasets = Path(args.suite)
     if not datasets.is_dir():
         raise UsageError(f"--suite {datasets}: no such folder (the shared datasets: ../shared/datasets)")
@@ -406,6 +416,10 @@ def _eval_suite(args: argparse.Namespace) -> int:
         report = run_suite(datasets, points, root, cache, not args.quiet, sample_folder(), args.only)
     except EvalError as err:
         raise UsageError(str(err)) from None
+    if args.plot is not None:
+        from rag_index.evaluation.plots import suite_chart
+
+        suite_chart(report).figure.savefig(args.plot, dpi=100)
     if args.json:
         _print_json(report.to_dict())
     else:

@@ -6,7 +6,9 @@ import contextlib
 import importlib.util
 import io
 import re
+import shlex
 import shutil
+import sys
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -57,13 +59,7 @@ def _python_blocks(page: Path) -> list[str]:
 def test_getting_started_python_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     blocks = _python_blocks(ROOT / "docs" / "getting-started.md")
     assert len(blocks) >= 2
-    folder = tmp_path / "my-docs"
-    folder.mkdir()
-    (folder / "warranty.md").write_text(
-        "# Warranty\n\nThe grinder carries a two year warranty on the motor and the housing.\n",
-        encoding="utf-8",
-    )
-    (folder / "cleaning.txt").write_text("Clean the burrs every week with the brush.\n", encoding="utf-8")
+    _folder(tmp_path)
     monkeypatch.chdir(tmp_path)
     namespace: dict[str, Any] = {}
     out = io.StringIO()
@@ -74,6 +70,47 @@ def test_getting_started_python_runs(tmp_path: Path, monkeypatch: pytest.MonkeyP
     assert "2 files" in printed
     assert "warranty.md" in printed
     assert "Two years [1]." in printed
+
+
+def _folder(tmp_path: Path) -> Path:
+    """The reader's own folder of the getting-started page: a Markdown and a text file."""
+    folder = tmp_path / "my-docs"
+    folder.mkdir()
+    (folder / "warranty.md").write_text(
+        "# Warranty\n\nThe grinder carries a two year warranty on the motor and the housing.\n",
+        encoding="utf-8",
+    )
+    (folder / "cleaning.txt").write_text("Clean the burrs every week with the brush.\n", encoding="utf-8")
+    return folder
+
+
+# Lines of the page's shell blocks that set up the environment the test suite already runs in.
+SET_UP = ("make ", "source ")
+
+
+def test_getting_started_commands_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Every rag-index command of the page's shell blocks, in order, through the CLI's main()."""
+    from rag_index.cli import main
+
+    text = (ROOT / "docs" / "getting-started.md").read_text(encoding="utf-8")
+    lines = [
+        line.strip()
+        for block in re.findall(r"^```bash\n(.*?)^```", text, flags=re.S | re.M)
+        for line in block.splitlines()
+        if line.strip()
+    ]
+    commands = [shlex.split(line, comments=True) for line in lines if not line.startswith(SET_UP)]
+    assert [command[:2] for command in commands] == [["rag-index", "index"], ["rag-index", "query"]]
+    _folder(tmp_path)
+    monkeypatch.chdir(tmp_path)
+    outputs = []
+    for command in commands:
+        assert main(command[1:]) == 0, command
+        outputs.append(capsys.readouterr().out)
+    assert outputs[0].startswith("indexed 2 file(s), 2 chunk(s)")
+    assert "warranty.md" in outputs[1] and "two year warranty" in outputs[1]
 
 
 def test_readme_python_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -98,3 +135,43 @@ def test_readme_python_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> 
     printed = out.getvalue()
     assert "handbook.pdf" in printed  # the warranty's page comes from the handbook
     assert "Three years [1]." in printed
+
+
+def _notebooks_script() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("docs_notebooks", ROOT / "scripts" / "docs_notebooks.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up while the class is made
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_a_notebook_without_its_data_is_shown_with_the_reason(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The site builds where ../shared is absent: the page says which path is missing, and nothing ran."""
+    nbformat = pytest.importorskip("nbformat")
+    script = _notebooks_script()
+    monkeypatch.setattr(script, "BUILD", tmp_path / "build")
+    absent = "../../no-such-folder/datasets/scifact"
+    monkeypatch.setitem(script.RUNS, "02_pooling_comparison.ipynb", script.Run({"QUERIES": 2}, (absent,)))
+    book = nbformat.reads(script.execute("02_pooling_comparison.ipynb", "sources").decode(), as_version=4)
+    assert f"`{absent}` is absent" in book.cells[1].source
+    code = [cell for cell in book.cells if cell.cell_type == "code"]
+    assert all(not cell.outputs for cell in code)
+    assert "QUERIES = 2" not in code[0].source  # the build's parameters are shown only where they ran
+
+
+def test_the_build_parameters_are_shown_below_the_notebooks_own() -> None:
+    script = _notebooks_script()
+    run = script.Run({"QUERIES": 20, "SIZES": [128, 200]}, note="a subset")
+    shown = script._parameters_source("QUERIES = None\nSIZES = [128, 254]\n", run)
+    assert shown.splitlines() == [
+        "QUERIES = None",
+        "SIZES = [128, 254]",
+        "",
+        "# This site's build ran it with (scripts/docs_notebooks.py): a subset",
+        "QUERIES = 20",
+        "SIZES = [128, 200]",
+    ]
+    assert set(script.RUNS) == {path.name for path in (ROOT / "notebooks").glob("*.ipynb")}

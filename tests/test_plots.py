@@ -15,7 +15,8 @@ matplotlib = pytest.importorskip(
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-from rag_index.evaluation.plots import bar_chart, line_chart  # noqa: E402
+from rag_index.evaluation.plots import bar_chart, line_chart, suite_chart  # noqa: E402
+from rag_index.evaluation.suite import SuiteReport, SuiteRow  # noqa: E402
 
 DENSE = {"retrieval.search_type": "similarity"}
 SEARCH = "retrieval.search_type"
@@ -129,3 +130,27 @@ def test_table_shows_the_reference_only_beside_rows_measured_as_it_was(two_searc
     )
     row = report.table(["ndcg@10"], reference=SCIFACT_REFERENCE, reference_for=DENSE).splitlines()[1]
     assert row.split()[:3] == ["mean", "0.7000", "-"]
+
+
+def test_suite_chart_draws_a_group_per_row_a_bar_per_point_and_the_mean_last() -> None:
+    """Drawn from the JSON `rag-index eval --suite --json` prints, as the docs' chart is."""
+    report = SuiteReport(
+        [{SEARCH: "hybrid"}, {SEARCH: "similarity"}],
+        [
+            SuiteRow("scifact", "abstracts", "ndcg@10", [0.7, 0.6], 300),
+            SuiteRow("sec-10q", "document QA: filings", "mrr@10", [0.8, 0.7], 195),
+            SuiteRow("memories+filings", "mixed store, file questions", "hit@1", [0.7, 0.5], 195),
+        ],
+    )
+    ax = suite_chart(SuiteReport.from_dict(report.to_dict()))
+    series = {container.get_label(): container for container in ax.containers}
+    assert list(series) == ["hybrid", "similarity"]  # the grid's one key is named in the title
+    assert ax.get_title() == "Quality suite: bars by retrieval.search_type"
+    assert [bar.get_width() for bar in series["hybrid"]] == pytest.approx([0.7, 0.8, 0.7, 0.75])
+    assert [label.get_text() for label in ax.get_yticklabels()] == [
+        "scifact (ndcg@10)",
+        "sec-10q (mrr@10)",
+        "memories+filings, file questions (hit@1)",
+        "mean of BEIR and document QA",  # the table's mean: the ranked datasets' main metric only
+    ]
+    legend_covers_no_patch(ax)

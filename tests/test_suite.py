@@ -44,8 +44,10 @@ def test_the_suite_scores_beir_and_memories_in_one_table_then_serves_it_from_the
     assert rows["scifact", "ndcg@10"]["values"] == [1.0, 1.0]
     assert report["skipped"] == {}
     stored = sorted(p.name for p in (tmp_path / "store" / "mixed").iterdir())
-    assert main([*args, *grid]) == 0  # from the caches: the same figures, no store built again
+    plot = tmp_path / "suite.png"
+    assert main([*args, *grid, "--plot", str(plot)]) == 0  # from the caches: the same figures, no store built
     assert json.loads(capsys.readouterr().out)["rows"] == report["rows"]
+    assert plot.read_bytes().startswith(b"\x89PNG")
     assert sorted(p.name for p in (tmp_path / "store" / "mixed").iterdir()) == stored
 
 
@@ -65,6 +67,7 @@ def test_data_that_is_absent_is_skipped_with_its_reason(
         (["--suite", "/no/such/folder"], "--suite /no/such/folder: no such folder"),
         (["--suite", ".", "--only", "nope"], "--only nope: expected one of"),
         (["--suite", ".", "--queries", "3"], "--queries applies to --dataset, not --suite"),
+        (["--dataset", ".", "--plot", "table.png"], "--plot applies to --suite"),
     ],
 )
 def test_suite_mistakes_exit_2_with_one_line(

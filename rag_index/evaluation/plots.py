@@ -1,23 +1,26 @@
-"""Charts of an EvalReport for the notebooks (matplotlib is imported only when a chart is drawn)."""
+"""Charts of an EvalReport for the notebooks, and of the quality suite (matplotlib is imported only when a
+chart is drawn)."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from typing import Any
 
 from rag_index.evaluation.runner import EvalReport
+from rag_index.evaluation.suite import SuiteReport, SuiteRow
 
 LINE_STYLES = ("-", "--", ":", "-.")
 
 
-def _axes(ax: Any, width: float = 8.0) -> Any:
+def _axes(ax: Any, width: float = 8.0, height: float = 4.0) -> Any:
     if ax is not None:
         return ax
     try:
         import matplotlib.pyplot as plt
     except ImportError:
         raise ImportError("charts need matplotlib: pip install 'rag-index[notebooks]'") from None
-    return plt.subplots(figsize=(width, 4))[1]
+    return plt.subplots(figsize=(width, height))[1]
 
 
 def _label(params: Mapping[str, Any]) -> str:
@@ -128,4 +131,49 @@ def line_chart(
     ax.set_ylabel(metric)
     ax.set_title(f"{report.dataset}: {metric} by {x}")
     _legend(ax)
+    return ax
+
+
+def _row_name(row: SuiteRow) -> str:
+    """A suite row as a reader names it: the dataset, and for a mixed store the kind of question."""
+    if row.shape.startswith("mixed store"):
+        return f"{row.dataset}, {row.shape.rpartition(', ')[2]} ({row.metric})"
+    return f"{row.dataset} ({row.metric})"
+
+
+def suite_chart(report: SuiteReport, ax: Any = None, title: str | None = None) -> Any:
+    """The suite's table as horizontal bars: a group per row (the ranked sets' mean last), a bar per point.
+
+    A point's label is its grid keys (`pooling=cls, search_type=hybrid`), or its value where the grid has one
+    key; a suite run without a grid has one point, "default".
+    """
+    keys = sorted({key for point in report.points for key in point})
+    # one grid key (as --grid retrieval.search_type=...): its values name the bars, the title names the key
+    single = len(keys) == 1 and all(len(point) == 1 for point in report.points)
+    labels = [str(point[keys[0]]) if single else _label(point) for point in report.points]
+    rows = [(_row_name(row), row.values) for row in report.rows]
+    means = [report.mean(i) for i in range(len(labels))]
+    if not any(math.isnan(mean) for mean in means):  # as the table, only where a ranked dataset ran
+        rows.append(("mean of BEIR and document QA", means))
+    height = 0.8 / max(len(labels), 1)
+    ax = _axes(ax, width=9.0, height=1.4 + 0.15 * len(rows) * max(len(labels), 1))
+    for slot, label in enumerate(labels):
+        offset = (slot - (len(labels) - 1) / 2) * height
+        places = [row + offset for row in range(len(rows))]
+        ax.barh(places, [values[slot] for _, values in rows], height, color=f"C{slot % 10}", label=label)
+    ax.set_yticks(range(len(rows)), [name for name, _ in rows])
+    ax.invert_yaxis()  # the table's order, top to bottom
+    ax.set_xlim(0, 1)
+    ax.set_xlabel("score: the metric each row names (higher is better)")
+    heading = title or "Quality suite"
+    ax.set_title(f"{heading}: bars by {keys[0]}" if single else heading, pad=24)
+    # above the bars, in one line: the row names take the left, so a legend on the right would squeeze them
+    ax.legend(
+        loc="lower left",
+        bbox_to_anchor=(0.0, 1.0),
+        ncol=len(labels),
+        fontsize="small",
+        frameon=False,
+    )
+    ax.figure.tight_layout()
     return ax

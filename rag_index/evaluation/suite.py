@@ -71,6 +71,12 @@ class SuiteReport:
             "skipped": self.skipped,
         }
 
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> SuiteReport:
+        """The report again from to_dict()'s object (`rag-index eval --suite --json`), e.g. to chart it."""
+        rows = [SuiteRow(**row) for row in data["rows"]]
+        return cls([dict(point) for point in data["points"]], rows, dict(data.get("skipped", {})))
+
     def table(self) -> str:
         """One line per row, one column per point; the ranked datasets' mean last."""
         labels = [", ".join(f"{k}={v}" for k, v in p.items()) or "config" for p in self.points]
