@@ -25,6 +25,18 @@ class EmbedderConfig(Section):
         "pooling), a pooling name, or a concatenation such as mean+cls.",
         json_schema_extra={"choices": ["auto", *sorted(POOLING)]},
     )
+    # A file, not weights in the config: its hash joins the fingerprint, so a store refuses another head.
+    attention_head: str | None = Field(
+        default=None,
+        description="pooling attention: the head file (safetensors) that rag-index train-pooling wrote; "
+        "its hash is part of the fingerprint, so a collection built with one head refuses another.",
+    )
+    # Queries only: stored document vectors stay valid, so an adapter can be swapped without re-indexing.
+    query_adapter: str | None = Field(
+        default=None,
+        description="A linear map applied to query vectors only (safetensors from rag-index train-pooling "
+        "--kind adapter); swapping it needs no re-indexing. null: none.",
+    )
     normalize: bool = Field(default=True, description="L2-normalize the vectors.")
     max_length: int | None = Field(
         default=None,
