@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -59,6 +59,7 @@ def train_pooling(
     dev_fraction: float = 0.2,
     say: Callable[[str], None] = print,
     progress: bool = True,
+    compare: Sequence[str] = (),
 ) -> TrainReport:
     """Train settings.kind on dataset's judged queries (dev held out) and save the best state to out."""
     # The frozen encoder's token vectors, unpooled: no head, no adapter, no graph pooling.
@@ -88,6 +89,7 @@ def train_pooling(
         embedder.facts.vocab_size,
         say,
         progress,
+        compare,
     )
     train_seconds = round(time.perf_counter() - started, 1)
     save(result.module, out, embedder.weights, embedder.pooling)

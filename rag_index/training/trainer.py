@@ -17,7 +17,7 @@ import torch
 import torch.nn.functional as F
 
 from rag_index.embed.learned import AttentionHead, QueryAdapter
-from rag_index.embed.pooling import mean
+from rag_index.embed.pooling import POOLING, TOKEN_WEIGHTED, PoolingFn, mean
 from rag_index.evaluation.metrics import ndcg
 from rag_index.index.progress import Meter
 from rag_index.training.data import Judgments
@@ -66,6 +66,7 @@ class TrainResult:
     module: AttentionHead | QueryAdapter
     mean_dev: float
     history: list[Epoch] = field(default_factory=list)
+    fixed_dev: dict[str, float] = field(default_factory=dict)  # dev nDCG@10 of the fixed poolings compared
 
     @property
     def best(self) -> Epoch:
@@ -122,8 +123,12 @@ def train(
     vocab_size: int,
     say: Callable[[str], None] = print,
     progress: bool = True,
+    compare: Sequence[str] = (),
 ) -> TrainResult:
-    """Train settings.kind on the train queries, keep the state best on dev; say one line per epoch."""
+    """Train settings.kind on the train queries, keep the state best on dev; say one line per epoch.
+
+    compare: fixed poolings (registry names such as cls, weighted_mean) whose dev figures are reported too.
+    """
     if settings.kind not in KINDS:
         raise ValueError(f"--kind {settings.kind!r}: expected one of {', '.join(KINDS)}")
     torch.manual_seed(settings.seed)
@@ -151,6 +156,19 @@ def train(
         return dev_ndcg(dev_queries, dev_units, judgments.dev, judgments.unit_docs, qrels)
 
     result = TrainResult(module, mean_dev)
+    result.fixed_dev["mean"] = mean_dev
+    for name in compare:
+        if name not in POOLING or name in TOKEN_WEIGHTED:  # those need weights from the embedder
+            raise ValueError(f"compare: {name!r} is not a fixed pooling of the registry")
+        fixed = POOLING[name]
+
+        def pool(s: torch.Tensor, m: torch.Tensor, i: torch.Tensor, fixed: PoolingFn = fixed) -> torch.Tensor:
+            return fixed(s, m)
+
+        fixed_queries = pool_all(queries, pool)[dev_rows]
+        result.fixed_dev[name] = dev_ndcg(
+            fixed_queries, pool_all(units, pool), judgments.dev, judgments.unit_docs, qrels
+        )
     best_state = {k: v.clone() for k, v in module.state_dict().items()}
     result.history.append(Epoch(0, float("nan"), evaluate(), round(time.perf_counter() - started, 1)))
     say(f"epoch 0: dev nDCG@10 mean {mean_dev:.4f}, learned {result.history[0].dev:.4f} (identity start)")
