@@ -286,3 +286,17 @@ def test_an_adapter_is_refused_beside_other_poolings_in_eval(
             progress=False,
             search="exact",
         )
+
+
+def test_attention_on_the_openvino_backend_pools_in_torch_after_the_graph(
+    tiny_model: Path, tmp_path: Path
+) -> None:
+    pytest.importorskip("openvino", reason="the optional openvino package is not installed")
+    plain = PoolingEmbedder(str(tiny_model), pooling="mean", backend="openvino", dtype="fp32", device="cpu")
+    head = _head_file(tmp_path, plain)
+    learned = PoolingEmbedder(
+        str(tiny_model), pooling="attention", attention_head=str(head), backend="openvino", dtype="fp32"
+    )
+    assert plain.graph_pooling and not learned.graph_pooling  # only mean and cls are pooled in the graph
+    texts = ["a short one", "a longer text about coffee and tea"]
+    assert np.allclose((plain.encode(texts) * learned.encode(texts)).sum(1), 1.0, atol=1e-5)
