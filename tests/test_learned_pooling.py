@@ -288,15 +288,22 @@ def test_an_adapter_is_refused_beside_other_poolings_in_eval(
         )
 
 
-def test_attention_on_the_openvino_backend_pools_in_torch_after_the_graph(
-    tiny_model: Path, tmp_path: Path
-) -> None:
+def test_attention_in_the_openvino_graph_equals_the_head_in_torch(tiny_model: Path, tmp_path: Path) -> None:
     pytest.importorskip("openvino", reason="the optional openvino package is not installed")
-    plain = PoolingEmbedder(str(tiny_model), pooling="mean", backend="openvino", dtype="fp32", device="cpu")
-    head = _head_file(tmp_path, plain)
-    learned = PoolingEmbedder(
-        str(tiny_model), pooling="attention", attention_head=str(head), backend="openvino", dtype="fp32"
-    )
-    assert plain.graph_pooling and not learned.graph_pooling  # only mean and cls are pooled in the graph
-    texts = ["a short one", "a longer text about coffee and tea"]
-    assert np.allclose((plain.encode(texts) * learned.encode(texts)).sum(1), 1.0, atol=1e-5)
+    plain = PoolingEmbedder(str(tiny_model), pooling="mean", backend="torch", dtype="fp32", device="cpu")
+    head = AttentionHead(plain.dimension, plain.facts.vocab_size)
+    torch.manual_seed(3)
+    with torch.no_grad():  # a head far from mean pooling: weights that differ per token and per vector
+        head.a.normal_(0, 1.0)
+        head.b.normal_(0, 2.0)
+    path = tmp_path / "head.safetensors"
+    save(head, path, plain.weights)
+    settings = {"pooling": "attention", "attention_head": str(path), "dtype": "fp32", "device": "cpu"}
+    in_torch = PoolingEmbedder(str(tiny_model), backend="torch", **settings)
+    in_graph = PoolingEmbedder(str(tiny_model), backend="openvino", **settings)
+    assert in_graph.graph_pooling and in_graph.backend.pooled
+    texts = ["a short one", "a longer text about coffee and tea, brewed in many ways", "x"]
+    vectors = in_graph.encode(texts)
+    np.testing.assert_allclose(vectors, in_torch.encode(texts), atol=1e-4)
+    assert not np.allclose(vectors, plain.encode(texts), atol=1e-3)  # the head did change the vectors
+    assert in_graph.fingerprint == in_torch.fingerprint

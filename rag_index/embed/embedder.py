@@ -154,7 +154,7 @@ class PoolingEmbedder:
         with self._loading:
             if self._backend is None:
                 key = self._conversion_key() if self.backend_name == "openvino" else None
-                pooling = (self.pooling, self.normalize) if self.graph_pooling else None
+                pooling = (self.pooling, self.normalize, self._head_arrays()) if self.graph_pooling else None
                 self._backend = make_backend(
                     self.backend_name,
                     lambda: self.model,
@@ -166,6 +166,12 @@ class PoolingEmbedder:
                     pooling,
                 )
             return self._backend
+
+    def _head_arrays(self) -> dict[str, np.ndarray] | None:
+        # The graph computes the head's weights itself (graph_pooling.py): it gets the tensors as constants.
+        if self.pooling != "attention" or self.head is None:
+            return None
+        return {name: self.head.state_dict()[name].numpy() for name in ("a", "b")}
 
     def _conversion_key(self) -> str:
         # A converted model (OpenVINO) is valid for these weights traced by this transformers version.

@@ -78,13 +78,14 @@ class EmbedderConfig(Section):
     threads: int | None = Field(
         default=None, gt=0, description="Encoder threads; null: one per core."
     )  # None: torch's default, one per core
-    # OpenVINO with mean or cls pooling: pooling and normalization inside the compiled graph, so that the
-    # CPU path needs no torch (a process starts 2 s sooner); as fast, same vectors (fingerprint unchanged).
+    # OpenVINO with mean, cls or attention pooling: pooling and normalization inside the compiled graph, so
+    # that the CPU path needs no torch to encode (a process starts 2 s sooner); as fast, same vectors
+    # (fingerprint unchanged). An attention head's file is still read with torch.
     # Elsewhere torch pools whatever this says.
     graph_pooling: bool = Field(
         default=True,
-        description="OpenVINO with mean or cls pooling: pool and normalize inside the compiled graph, so the "
-        "CPU path needs no torch (same vectors); elsewhere torch pools whatever this says.",
+        description="OpenVINO with mean, cls or attention pooling: pool and normalize inside the compiled "
+        "graph, so the CPU path needs no torch to encode (same vectors); elsewhere torch pools.",
     )
 
     @field_validator("dtype")
