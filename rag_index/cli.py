@@ -457,6 +457,10 @@ def cmd_train_pooling(args: argparse.Namespace) -> int:
     out = Path(args.out)
     if out.is_dir():
         raise UsageError(f"--out {out}: is a folder; give a file name such as head.safetensors")
+    try:  # before minutes of training, not after
+        out.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise UsageError(f"--out {out}: cannot write ({err.strerror})") from None
     config = _load_config(args)
     try:
         dataset = load_dataset(args.dataset, args.split, config.loader.pdf_backend)
@@ -465,9 +469,12 @@ def cmd_train_pooling(args: argparse.Namespace) -> int:
     settings = TrainSettings(kind=args.kind, seed=args.seed, epochs=args.epochs)
     cache_dir = Path(args.cache_dir) if args.cache_dir else Path(config.store.path) / "token-cache"
     say = (lambda line: print(line, file=sys.stderr)) if args.json else print
-    report = train_pooling(
-        config, dataset, out, settings, cache_dir, args.dev_fraction, say, progress=not args.quiet
-    )
+    try:
+        report = train_pooling(
+            config, dataset, out, settings, cache_dir, args.dev_fraction, say, progress=not args.quiet
+        )
+    except OSError as err:  # --out or the cache folder cannot be written
+        raise UsageError(f"{err.filename or out}: cannot write ({err.strerror})") from None
     if args.json:
         _print_json(report.to_dict())
     else:

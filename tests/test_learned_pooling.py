@@ -254,13 +254,14 @@ def test_eval_grid_over_mean_and_attention(beir: Path, tiny_model: Path, tmp_pat
         (["--dataset", "BEIR", "--split", "dev"], "no such split"),
         (["--dataset", "BEIR", "--dev-fraction", "0"], "--dev-fraction"),
         (["--dataset", "BEIR", "--epochs", "0"], "--epochs"),
+        (["--dataset", "BEIR", "--out", "BEIR/corpus.jsonl/h.safetensors", "-q"], "cannot write"),
     ],
 )
 def test_train_pooling_mistakes_exit_2_with_one_line(
     beir: Path, tmp_path: Path, args: list[str], message: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    args = [str(beir) if a == "BEIR" else a for a in args]
-    assert main(["train-pooling", *args, "--out", str(tmp_path / "h.safetensors")]) == 2
+    args = [a.replace("BEIR", str(beir)) for a in args]
+    assert main(["train-pooling", "--out", str(tmp_path / "h.safetensors"), *args]) == 2
     err = capsys.readouterr().err
     assert message in err and len(err.strip().splitlines()) == 1
 
