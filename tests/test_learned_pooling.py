@@ -308,3 +308,20 @@ def test_attention_in_the_openvino_graph_equals_the_head_in_torch(tiny_model: Pa
     np.testing.assert_allclose(vectors, in_torch.encode(texts), atol=1e-4)
     assert not np.allclose(vectors, plain.encode(texts), atol=1e-3)  # the head did change the vectors
     assert in_graph.fingerprint == in_torch.fingerprint
+
+
+def test_a_head_retrained_into_the_same_file_changes_the_embedder_key(
+    tiny_model: Path, tmp_path: Path
+) -> None:
+    from rag_index.build import embedder_key
+    from rag_index.embed.settings import EmbedderConfig
+
+    plain = PoolingEmbedder(str(tiny_model), pooling="mean", backend="torch", dtype="fp32", device="cpu")
+    path = _head_file(tmp_path, plain)
+    config = EmbedderConfig(model=str(tiny_model), pooling="attention", attention_head=str(path))
+    before = embedder_key(config)
+    other = AttentionHead(plain.dimension, plain.facts.vocab_size)
+    with torch.no_grad():
+        other.a[0] = 1.0
+    save(other, path, plain.weights)
+    assert embedder_key(config) != before  # an index run then re-embeds instead of finding nothing changed
