@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from rag_index.chunking import Chunker, make_chunker
@@ -35,6 +36,9 @@ def embedder_key(config: EmbedderConfig) -> str:
     blob = json.dumps(config.model_dump(), sort_keys=True) + model_state(resolve_model_path(config.model))
     if config.dtype == "int8":  # the packaged calibration texts are part of the int8 fingerprint
         blob += calibration_key(calibration_texts(), 0)
+    if config.attention_head and Path(config.attention_head).is_file():
+        # A head retrained into the same path is another fingerprint: an unchanged-looking run must not skip.
+        blob += hashlib.sha256(Path(config.attention_head).read_bytes()).hexdigest()
     return hashlib.sha256(blob.encode("utf-8")).hexdigest()[:16]
 
 

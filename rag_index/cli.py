@@ -184,6 +184,39 @@ def _parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--no-cache", action="store_true", help="recompute even if results are cached")
     evaluate.add_argument("--cache-dir", metavar="DIR", help="result cache (default: STORE_PATH/eval-cache)")
     _quiet_option(evaluate)
+
+    trainer = commands.add_parser(
+        "train-pooling",
+        help="train an attention pooling head or a query adapter on a dataset's judged queries",
+    )
+    trainer.add_argument(
+        "--dataset", required=True, metavar="PATH", help="BEIR folder, or folder with qna_data.csv and docs/"
+    )
+    trainer.add_argument("--split", default="train", help="BEIR qrels split to train on (default: train)")
+    trainer.add_argument(
+        "--dev-fraction",
+        type=float,
+        default=0.2,
+        metavar="F",
+        help="share of the judged queries held out to choose the epoch on (default: 0.2)",
+    )
+    trainer.add_argument("--out", required=True, metavar="FILE", help="the safetensors file to write")
+    trainer.add_argument(
+        "--kind",
+        choices=["head", "adapter"],
+        default="head",
+        help="head: embedder.pooling attention (re-index with it); adapter: embedder.query_adapter, a map "
+        "on query vectors only (no re-indexing) (default: head)",
+    )
+    trainer.add_argument("--seed", type=int, default=0, help="the same seed gives the same file (default: 0)")
+    trainer.add_argument("--epochs", type=int, default=10, help="at most this many epochs (default: 10)")
+    trainer.add_argument(
+        "--cache-dir",
+        metavar="DIR",
+        help="where the encoder's token vectors are kept between runs (default: STORE_PATH/token-cache)",
+    )
+    _config_options(trainer)
+    _quiet_option(trainer)
     return parser
 
 
@@ -427,6 +460,51 @@ def _eval_suite(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_train_pooling(args: argparse.Namespace) -> int:
+    """Train a pooling head or query adapter and write it to --out, printing dev figures per epoch."""
+    from rag_index.evaluation import DatasetError, load_dataset
+    from rag_index.training.run import train_pooling
+    from rag_index.training.trainer import TrainSettings
+
+    if args.epochs < 1:
+        raise UsageError(f"--epochs: expected 1 or more, got {args.epochs}")
+    out = Path(args.out)
+    if out.is_dir():
+        raise UsageError(f"--out {out}: is a folder; give a file name such as head.safetensors")
+    try:  # before minutes of training, not after
+        out.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise UsageError(f"--out {out}: cannot write ({err.strerror})") from None
+    config = _load_config(args)
+    try:
+        dataset = load_dataset(args.dataset, args.split, config.loader.pdf_backend)
+    except DatasetError as err:
+        raise UsageError(str(err)) from None
+    settings = TrainSettings(kind=args.kind, seed=args.seed, epochs=args.epochs)
+    cache_dir = Path(args.cache_dir) if args.cache_dir else Path(config.store.path) / "token-cache"
+    say = (lambda line: print(line, file=sys.stderr)) if args.json else print
+    try:
+        report = train_pooling(
+            config, dataset, out, settings, cache_dir, args.dev_fraction, say, progress=not args.quiet
+        )
+    except OSError as err:  # --out or the cache folder cannot be written
+        raise UsageError(f"{err.filename or out}: cannot write ({err.strerror})") from None
+    if args.json:
+        _print_json(report.to_dict())
+    else:
+        best = report.result.best
+        key = "embedder.attention_head" if args.kind == "head" else "embedder.query_adapter"
+        print(
+            f"wrote {out} ({out.stat().st_size} bytes): epoch {best.epoch}, dev nDCG@10 {best.dev:.4f} "
+            f"against mean's {report.result.mean_dev:.4f} ({report.dev_queries} dev queries, "
+            f"{report.train_queries} train); cache {report.cache_seconds} s, "
+            f"training {report.train_seconds} s"
+        )
+        extra = " --set embedder.pooling=attention" if args.kind == "head" else ""
+        print(f"use it with: --set {key}={out}{extra}")
+    return 0
+
+
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
 
@@ -521,6 +599,7 @@ COMMANDS = {
     "query": cmd_query,
     "info": cmd_info,
     "eval": cmd_eval,
+    "train-pooling": cmd_train_pooling,
     "serve": cmd_serve,
     "mcp": cmd_mcp,
     "verify": cmd_verify,

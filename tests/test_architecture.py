@@ -20,6 +20,7 @@ LAYERS = [
     ["build"],
     ["index"],
     ["evaluation"],
+    ["training"],  # learned pooling: trains on the evaluation datasets, writes files the embedder reads
     ["integrations"],  # LangChain adapters over the core; RagIndex hands them out (as_retriever)
     ["api", "remote"],  # RagIndex, and a running server as one (RagIndex.remote)
     ["server"],  # the HTTP app: a thin door over RagIndex (namespaces and tokens are checked there)

@@ -128,7 +128,7 @@ def test_skipped_files_are_listed_and_strict_fails(tmp_path: Path) -> None:
         ),
         (
             ["index", "data", "--set", "embedder.pooling=meen"],
-            "embedder.pooling: 'meen' is not one of auto, cls",
+            "embedder.pooling: 'meen' is not one of auto, attention, cls",
         ),
         (["query", "x", "--config", "missing.yaml"], "missing.yaml: cannot read config file"),
         (["info", "--set", "store.path=/tmp/rag-index-nothing-here"], "run `rag-index index PATH` first"),

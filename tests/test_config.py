@@ -51,8 +51,8 @@ def test_bad_pooling_names_key_value_and_choices(tmp_path: Path) -> None:
         load_config(path)
     message = str(err.value)
     assert message == (
-        f"{path}: embedder.pooling: 'meen' is not one of auto, cls, idf_mean, last_token, max, mean, "
-        "mean_no_special, mean_sqrt_len, weighted_mean, or several joined by '+' (e.g. mean+max)"
+        f"{path}: embedder.pooling: 'meen' is not one of auto, attention, cls, idf_mean, last_token, max, "
+        "mean, mean_no_special, mean_sqrt_len, weighted_mean, or several joined by '+' (e.g. mean+max)"
     )
 
 

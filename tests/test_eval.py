@@ -156,7 +156,7 @@ def test_grid_points_are_the_product_of_the_values() -> None:
     [
         (["embedder.pooling="], EvalError, "expected KEY=V1,V2"),
         (["embedder.pooling=mean", "embedder.pooling=cls"], EvalError, "given twice"),
-        (["embedder.pooling=mean,meen"], ConfigError, "'meen' is not one of auto, cls"),
+        (["embedder.pooling=mean,meen"], ConfigError, "'meen' is not one of auto, attention, cls"),
         (["embedder.pooling=mean+idf_mean"], ConfigError, "a concatenation joins distinct poolings"),
     ],
 )

@@ -97,9 +97,15 @@ def test_concatenation_on_hand_computed_tensors() -> None:
 @pytest.mark.parametrize(
     ("name", "message"),
     [
-        ("mean+meen", r"unknown pooling 'meen'; expected one of cls, idf_mean, .* or several joined by '\+'"),
+        (
+            "mean+meen",
+            r"unknown pooling 'meen'; expected one of attention, cls, idf_mean, .* or several joined by '\+'",
+        ),
         ("mean+mean", "a concatenation joins distinct poolings"),
-        ("mean_no_special+max", "a concatenation joins distinct poolings, not idf_mean, mean_no_special"),
+        (
+            "mean_no_special+max",
+            "a concatenation joins distinct poolings, not attention, idf_mean, mean_no_special",
+        ),
     ],
 )
 def test_bad_concatenations_say_why(name: str, message: str) -> None:
@@ -110,5 +116,7 @@ def test_bad_concatenations_say_why(name: str, message: str) -> None:
 def test_config_accepts_new_poolings_and_lists_them() -> None:
     for name in ("idf_mean", "mean_no_special", "mean+max", "mean+cls"):
         assert load_config(overrides=[f"embedder.pooling={name}"]).embedder.pooling == name
-    with pytest.raises(ConfigError, match=r"'meen' is not one of auto, cls, idf_mean, .*mean_no_special"):
+    with pytest.raises(
+        ConfigError, match=r"'meen' is not one of auto, attention, cls, idf_mean, .*mean_no_special"
+    ):
         load_config(overrides=["embedder.pooling=meen"])

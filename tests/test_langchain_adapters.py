@@ -63,7 +63,7 @@ def test_embeddings_reject_bad_settings() -> None:
         PoolingEmbeddings(embedder=FakeEmbedder(), pooling="cls")
     with pytest.raises(ValidationError, match=r"poolng\n  Extra inputs are not permitted"):
         PoolingEmbeddings(poolng="cls")
-    with pytest.raises(ValidationError, match=r"'meen' is not one of auto, cls"):
+    with pytest.raises(ValidationError, match=r"'meen' is not one of auto, attention, cls"):
         PoolingEmbeddings(pooling="meen")
 
 

@@ -104,6 +104,30 @@ def test_pooling_comparison_on_a_scifact_subset(tmp_path: Path, monkeypatch: pyt
     assert images(book) == 1
 
 
+@needs_shared
+def test_learned_pooling_on_a_scifact_subset(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    parameters = {
+        "DATASET": str(SCIFACT),
+        "SPLIT": "train",
+        "QUERIES": 10,
+        "DISTRACTORS": 20,
+        "KIND": "head",
+        "EPOCHS": 2,
+        "SEED": 0,
+        "DEV_FRACTION": 0.3,
+        "COMPARE": ["cls"],
+        "STORE": str(tmp_path / "store"),
+        "OUT": str(tmp_path / "head.safetensors"),
+    }
+    book = execute("06_learned_pooling.ipynb", parameters, monkeypatch)
+    out = text_output(book)
+    assert "7 train queries, 3 dev queries" in out
+    rows = table(out, "epoch  dev_ndcg@10")
+    assert rows[0][0] == "0" and len(rows) >= 2
+    assert "fixed mean:" in out and "fixed cls:" in out and "kept epoch" in out
+    assert (tmp_path / "head.safetensors").is_file() and images(book) == 1
+
+
 def small_sec_10q(target: Path, files: tuple[str, ...] = ("2023 Q3 AAPL.pdf", "2023 Q3 NVDA.pdf")) -> Path:
     """A document-QA folder with the first pages of two real filings and the questions about them."""
     import pypdfium2

@@ -34,7 +34,9 @@ EXPECTED = {
     "max": [[3.0, 6.0], [4.0, 3.0]],
     "cls": [[1.0, 2.0], [0.0, 1.0]],
     "last_token": [[3.0, 6.0], [4.0, 3.0]],
-    # The embedder feeds these two token weights instead of the 0/1 mask; with the mask they are the mean.
+    # The embedder feeds these three token weights instead of the 0/1 mask; with the mask they are the mean
+    # (attention's learned weights: tests/test_learned_pooling.py).
+    "attention": [[2.0, 4.0], [2.0, 1.0]],
     "idf_mean": [[2.0, 4.0], [2.0, 1.0]],
     "mean_no_special": [[2.0, 4.0], [2.0, 1.0]],
 }
@@ -68,7 +70,9 @@ def test_pooling_keeps_bf16() -> None:
 
 
 def test_unknown_pooling_names_the_valid_ones() -> None:
-    with pytest.raises(ValueError, match="'meen'; expected one of cls, idf_mean, last_token, max, mean, "):
+    with pytest.raises(
+        ValueError, match="'meen'; expected one of attention, cls, idf_mean, last_token, max, mean, "
+    ):
         get_pooling("meen")
     with pytest.raises(ValueError, match=r"'maks'; expected one of .* or several joined by '\+'"):
         get_pooling("mean+maks")

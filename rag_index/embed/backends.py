@@ -95,7 +95,7 @@ class OpenVINOBackend:
         threads: int | None = None,
         cache_dir: Path | None = None,
         calibration: Calibration | None = None,
-        pooling: tuple[str, bool] | None = None,
+        pooling: tuple[str, bool, Any] | None = None,
     ) -> None:
         import openvino as ov
 
@@ -273,12 +273,13 @@ def make_backend(
     threads: int | None = None,
     cache_key: str | None = None,
     calibration: Calibration | None = None,
-    pooling: tuple[str, bool] | None = None,
+    pooling: tuple[str, bool, Any] | None = None,
 ) -> Backend:
     """The backend called name, running the model load_model returns at dtype on device (int8 when given
     a calibration). load_model is called only when the backend needs the torch model.
 
-    pooling (a pooling name, normalize) asks OpenVINO to pool in its graph; the caller checks it can.
+    pooling (a pooling name, normalize, the attention head's arrays or None) asks OpenVINO to pool in its
+    graph; the caller checks it can.
 
     cache_key names the model and the library versions that convert it; backends that convert the model
     (openvino) keep the result under that name, and convert again when it changes.

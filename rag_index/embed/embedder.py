@@ -43,8 +43,13 @@ from rag_index.settings import validated
 if TYPE_CHECKING:
     import torch
 
+    from rag_index.embed.learned import AttentionHead, QueryAdapter
+
 log = logging.getLogger(__name__)
 
+ATTENTION_NEEDS_HEAD = (
+    "embedder.pooling: attention needs embedder.attention_head: FILE (a head from rag-index train-pooling)"
+)
 IDF_MEAN_ONLY_IN_EVAL = (
     "embedder.pooling: idf_mean needs token statistics of the corpus; only `rag-index eval` computes them "
     "(over the evaluated corpus), so use it there"
@@ -59,6 +64,9 @@ class PoolingEmbedder:
     """
 
     idf: torch.Tensor | None = None  # per token id weights for idf_mean, set by fit_idf
+    head: AttentionHead | None = None  # the learned token weights of pooling attention
+    adapter: QueryAdapter | None = None  # the learned map on query vectors (embedder.query_adapter)
+    head_hash = adapter_hash = ""  # hashes of those files (file_hash)
 
     def __init__(self, model: str | None = None, **settings: Any) -> None:
         """Keyword arguments are the `embedder:` config keys, with the same defaults and checks.
@@ -100,6 +108,19 @@ class PoolingEmbedder:
         own_limit = config.max_length or max_sequence_length(self.model_path, model_limit)
         self.max_length = min(own_limit, model_limit)
         self.dimension = self.facts.hidden_size
+        # Read and checked now (a wrong file fails at start, naming the key), so torch loads only then.
+        if config.attention_head:
+            from rag_index.embed.learned import file_hash, load_head
+
+            self.head = load_head(config.attention_head, self.dimension, self.facts.vocab_size, self.weights)
+            self.head_hash = file_hash(config.attention_head)
+        elif self.pooling == "attention":
+            raise ConfigError(ATTENTION_NEEDS_HEAD)
+        if config.query_adapter:
+            from rag_index.embed.learned import file_hash, load_adapter
+
+            self.adapter = load_adapter(config.query_adapter, self.dimension, self.weights, self.pooling)
+            self.adapter_hash = file_hash(config.query_adapter)
         self.calibration = self._calibration() if self.int8 else None
         self.truncated = 0  # texts cut to max_length so far; chunkers are sized so this stays 0
         # The weights load on first use: an unchanged re-index needs the tokenizer and the fingerprint only,
@@ -133,7 +154,7 @@ class PoolingEmbedder:
         with self._loading:
             if self._backend is None:
                 key = self._conversion_key() if self.backend_name == "openvino" else None
-                pooling = (self.pooling, self.normalize) if self.graph_pooling else None
+                pooling = (self.pooling, self.normalize, self._head_arrays()) if self.graph_pooling else None
                 self._backend = make_backend(
                     self.backend_name,
                     lambda: self.model,
@@ -145,6 +166,12 @@ class PoolingEmbedder:
                     pooling,
                 )
             return self._backend
+
+    def _head_arrays(self) -> dict[str, np.ndarray] | None:
+        # The graph computes the head's weights itself (graph_pooling.py): it gets the tensors as constants.
+        if self.pooling != "attention" or self.head is None:
+            return None
+        return {name: self.head.state_dict()[name].numpy() for name in ("a", "b")}
 
     def _conversion_key(self) -> str:
         # A converted model (OpenVINO) is valid for these weights traced by this transformers version.
@@ -177,24 +204,31 @@ class PoolingEmbedder:
 
     @property
     def fingerprint(self) -> dict[str, Any]:
-        """What makes two vectors comparable: the same model, weights and vector recipe.
+        """What makes two vectors comparable: the same model, weights and vector recipe (fingerprint_of)."""
+        return self.fingerprint_of(self.pooling)
+
+    def fingerprint_of(self, pooling: str) -> dict[str, Any]:
+        """The fingerprint of this embedder's vectors pooled with pooling.
 
         dtype and device are left out on purpose: they change speed, not the vector space
         (bf16 and fp32 vectors of one model agree to a cosine of about 0.9999). int8 is not: its vectors
         agree with fp32's to a cosine of about 0.99 at worst, so it is part of the fingerprint, with the
         calibration it was quantized on (int8 vectors of another calibration are another model's).
+        The query adapter is left out: it maps queries only, so stored vectors stay valid under another.
         """
         int8 = {"quantization": f"int8-{self.calibration.key}"} if self.calibration else {}
+        head = {"attention_head": self.head_hash} if pooling == "attention" and self.head else {}
         return {
             "model": self.model_name,
             "weights": self.weights,
-            "pooling": self.pooling,
+            "pooling": pooling,
             "normalize": self.normalize,
             "max_length": self.max_length,
-            "dimension": self.dimension * len(self.pooling.split(JOIN)),  # mean+max: both parts
+            "dimension": self.dimension * len(pooling.split(JOIN)),  # mean+max: both parts
             "document_prefix": self.document_prefix,
             "query_prefix": self.query_prefix,
             **int8,
+            **head,
         }
 
     def token_spans(self, text: str) -> list[tuple[int, int]]:
@@ -210,8 +244,18 @@ class PoolingEmbedder:
         return self.encode([self.document_prefix + text for text in texts])
 
     def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
-        """Vectors of queries, with the configured query prefix."""
-        return self.encode([self.query_prefix + text for text in texts])
+        """Vectors of queries, with the configured query prefix (and query adapter)."""
+        return self.adapt_queries(self.encode([self.query_prefix + text for text in texts]))
+
+    def adapt_queries(self, vectors: np.ndarray) -> np.ndarray:
+        """Pooled query vectors through the query adapter, if one is configured (else unchanged)."""
+        if self.adapter is None or len(vectors) == 0:
+            return vectors
+        import torch
+
+        with torch.inference_mode():
+            adapted = self.adapter.adapt(torch.from_numpy(np.ascontiguousarray(vectors)), self.normalize)
+        return adapted.numpy().astype(np.float32)
 
     def encode_pooled(self, texts: Sequence[str], poolings: Sequence[str]) -> dict[str, np.ndarray]:
         """Vectors for several poolings from one forward pass per batch (pooling comes after the encoder)."""
@@ -240,11 +284,28 @@ class PoolingEmbedder:
                 hidden = torch.as_tensor(states)
                 input_ids, mask = (torch.from_numpy(a).to(hidden.device) for a in (ids_array, mask_array))
                 for name, pool in functions.items():
-                    pooled = pool(hidden, self.token_weights(name, input_ids, mask)).float()
+                    pooled = pool(hidden, self.token_weights(name, input_ids, mask, hidden)).float()
                     if self.normalize:
                         pooled = F.normalize(pooled, p=2, dim=1)
                     out[name][rows] = pooled.cpu().numpy()
         return out
+
+    def token_vectors(self, texts: Sequence[str]) -> Iterator[tuple[int, np.ndarray, torch.Tensor]]:
+        """(index in texts, token ids, [tokens, hidden] last hidden states) of each text, real tokens only.
+
+        What training a learned pooling caches: the frozen encoder's output, before any pooling.
+        """
+        import torch
+
+        if self.graph_pooling:
+            raise ConfigError(
+                "embedder.graph_pooling: token vectors need the graph unpooled; set it to false"
+            )
+        for rows, input_ids, mask, states in self._hidden_states(self._tokenize(texts)):
+            hidden = torch.as_tensor(states)
+            for r, row in enumerate(rows):
+                length = int(mask[r].sum())  # padding is on the right
+                yield int(row), input_ids[r, :length], hidden[r, :length]
 
     def _torch_threads(self, owned: bool) -> contextlib.AbstractContextManager[None]:
         # torch's thread count is the process's: set only while this embedder encodes.
@@ -267,9 +328,16 @@ class PoolingEmbedder:
         self.idf = torch.from_numpy(idf.astype(np.float32))
         return self.idf
 
-    def token_weights(self, pooling: str, input_ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        """What a pooling weighs tokens with: the attention mask, or weights (idf_mean, mean_no_special)."""
+    def token_weights(
+        self, pooling: str, input_ids: torch.Tensor, mask: torch.Tensor, hidden: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """What a pooling weighs tokens with: the attention mask, or weights (attention, idf_mean, ...)."""
         import torch
+
+        if pooling == "attention":
+            if self.head is None or hidden is None:
+                raise ConfigError(ATTENTION_NEEDS_HEAD)
+            return self.head.weights(hidden, mask, input_ids)
 
         if pooling == "mean_no_special":
             special = torch.tensor(self.tokenizer.special_ids, device=input_ids.device)

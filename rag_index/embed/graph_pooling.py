@@ -5,13 +5,18 @@ for batches padded on the right (as the embedder pads them)."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
-GRAPH_POOLINGS = ("mean", "cls")  # what the graph can pool; others stay in torch (pooling.py)
+# What the graph can pool; others stay in torch (pooling.py). attention needs the head's tensors.
+GRAPH_POOLINGS = ("attention", "mean", "cls")
 
 
-def with_pooling(model: Any, pooling: str, normalize: bool) -> Any:
-    """model (outputs last hidden states) with pooling and, if asked, L2 normalization appended."""
+def with_pooling(model: Any, pooling: str, normalize: bool, head: Mapping[str, Any] | None = None) -> Any:
+    """model (outputs last hidden states) with pooling and, if asked, L2 normalization appended.
+
+    head: for attention, the learned head's arrays a [hidden] and b [vocabulary] (embed/learned.py).
+    """
     import numpy as np
     import openvino as ov
     import openvino.opset13 as ops
@@ -24,6 +29,10 @@ def with_pooling(model: Any, pooling: str, normalize: bool) -> Any:
     axis = ops.constant(np.int64(1))
     if pooling == "cls":  # the first token: padding is on the right
         pooled = ops.gather(hidden, ops.constant(np.int64(0)), axis)
+    elif pooling == "attention":
+        if head is None:
+            raise ValueError("pooling 'attention' in the graph needs the head's tensors")
+        pooled = _attention(ops, model, hidden, head)
     else:
         mask = ops.unsqueeze(
             ops.convert(model.input("attention_mask"), ov.Type.f32), ops.constant(np.int64(-1))
@@ -36,3 +45,20 @@ def with_pooling(model: Any, pooling: str, normalize: bool) -> Any:
     model.remove_result(result)
     model.add_results([ops.result(pooled)])
     return model
+
+
+def _attention(ops: Any, model: Any, hidden: Any, head: Mapping[str, Any]) -> Any:
+    """Σ w_t h_t, w = softmax(a · LN(h_t) + b[token]) over the real tokens, as AttentionHead computes it."""
+    import numpy as np
+
+    last = ops.constant(np.array([-1], np.int64))
+    # LayerNorm without affine parameters: torch's eps (1e-5) inside the square root.
+    normed = ops.mvn(hidden, last, True, 1e-5, "inside_sqrt")
+    a = ops.constant(np.asarray(head["a"], np.float32).reshape(-1, 1))
+    logits = ops.squeeze(ops.matmul(normed, a, False, False), last)  # [batch, tokens]
+    bias = ops.gather(ops.constant(np.asarray(head["b"], np.float32)), model.input("input_ids"), np.int64(0))
+    logits = ops.add(logits, bias)
+    real = ops.greater(model.input("attention_mask"), ops.constant(np.int64(0)))
+    logits = ops.select(real, logits, ops.constant(np.float32(-np.inf)))
+    weights = ops.unsqueeze(ops.softmax(logits, 1), last)
+    return ops.reduce_sum(ops.multiply(hidden, weights), ops.constant(np.int64(1)), keep_dims=False)

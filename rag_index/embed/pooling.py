@@ -79,6 +79,8 @@ def concatenation(*parts: PoolingFn) -> PoolingFn:
 
 
 POOLING: dict[str, PoolingFn] = {
+    # attention is `mean` over the weights a learned head gives each token (embedder.attention_head).
+    "attention": mean,
     "cls": cls,
     # idf_mean and mean_no_special are `mean` over per-token weights instead of the attention mask: the
     # embedder supplies those weights because they need the token ids (see TOKEN_WEIGHTED).
@@ -92,8 +94,9 @@ POOLING: dict[str, PoolingFn] = {
 }
 
 # Poolings whose mask the embedder replaces with token weights: the inverse document frequency of each
-# token over the indexed corpus (idf_mean), or 0 for special tokens such as [CLS] and [SEP] (mean_no_special).
-TOKEN_WEIGHTED = ("idf_mean", "mean_no_special")
+# token over the indexed corpus (idf_mean), 0 for special tokens such as [CLS] and [SEP] (mean_no_special),
+# or a learned head's softmax weights (attention).
+TOKEN_WEIGHTED = ("attention", "idf_mean", "mean_no_special")
 JOIN = "+"  # "mean+max": a concatenation of registered poolings
 
 

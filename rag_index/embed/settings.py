@@ -25,6 +25,18 @@ class EmbedderConfig(Section):
         "pooling), a pooling name, or a concatenation such as mean+cls.",
         json_schema_extra={"choices": ["auto", *sorted(POOLING)]},
     )
+    # A file, not weights in the config: its hash joins the fingerprint, so a store refuses another head.
+    attention_head: str | None = Field(
+        default=None,
+        description="pooling attention: the head file (safetensors) that rag-index train-pooling wrote; "
+        "its hash is part of the fingerprint, so a collection built with one head refuses another.",
+    )
+    # Queries only: stored document vectors stay valid, so an adapter can be swapped without re-indexing.
+    query_adapter: str | None = Field(
+        default=None,
+        description="A linear map applied to query vectors only (safetensors from rag-index train-pooling "
+        "--kind adapter); swapping it needs no re-indexing. null: none.",
+    )
     normalize: bool = Field(default=True, description="L2-normalize the vectors.")
     max_length: int | None = Field(
         default=None,
@@ -66,13 +78,14 @@ class EmbedderConfig(Section):
     threads: int | None = Field(
         default=None, gt=0, description="Encoder threads; null: one per core."
     )  # None: torch's default, one per core
-    # OpenVINO with mean or cls pooling: pooling and normalization inside the compiled graph, so that the
-    # CPU path needs no torch (a process starts 2 s sooner); as fast, same vectors (fingerprint unchanged).
+    # OpenVINO with mean, cls or attention pooling: pooling and normalization inside the compiled graph, so
+    # that the CPU path needs no torch to encode (a process starts 2 s sooner); as fast, same vectors
+    # (fingerprint unchanged). An attention head's file is still read with torch.
     # Elsewhere torch pools whatever this says.
     graph_pooling: bool = Field(
         default=True,
-        description="OpenVINO with mean or cls pooling: pool and normalize inside the compiled graph, so the "
-        "CPU path needs no torch (same vectors); elsewhere torch pools whatever this says.",
+        description="OpenVINO with mean, cls or attention pooling: pool and normalize inside the compiled "
+        "graph, so the CPU path needs no torch to encode (same vectors); elsewhere torch pools.",
     )
 
     @field_validator("dtype")

@@ -354,7 +354,7 @@ def _judged(dataset: RetrievalDataset) -> list[str]:
     return [qid for qid, judged in dataset.qrels.items() if any(grade > 0 for grade in judged.values())]
 
 
-def _units(
+def units(
     dataset: RetrievalDataset, config: Config, embedder: PoolingEmbedder, whole: bool
 ) -> tuple[list[str], list[str], list[str]]:
     """(texts to embed, texts as stored, document id of each): whole documents, or the configured chunks.
@@ -438,8 +438,7 @@ def evaluate_points(
                 # The fingerprint leaves out how the model ran (bf16 and fp32 share a collection); results
                 # differ a little, so a grid over embedder.dtype or backend must not serve one for another.
                 "embedder": {
-                    **embedder.fingerprint,
-                    "pooling": pooling,
+                    **embedder.fingerprint_of(pooling),
                     "dtype": embedder.dtype,
                     "backend": embedder.backend_name,
                 },
@@ -450,6 +449,7 @@ def evaluate_points(
             return {
                 **units_key(_pooling_of(point, embedder)),
                 "metrics": list(metrics),
+                "query_adapter": embedder.adapter_hash,  # maps the queries after the cached forward pass
                 "search": search,
                 "retrieval": point.config.retrieval.model_dump() if search == "chroma" else None,
                 "lexical": {**point.config.lexical.model_dump(), "engine": ENGINE}
@@ -519,7 +519,7 @@ def _compute(
     widen: bool,
 ) -> dict[int, dict[str, Any]]:
     """One forward pass over units and queries for the points' poolings, then each point's search."""
-    texts, stored_texts, unit_docs = _units(dataset, config, embedder, whole)
+    texts, stored_texts, unit_docs = units(dataset, config, embedder, whole)
     if not texts:
         raise EvalError(f"{dataset.name}: no text to embed")
     poolings = sorted({_pooling_of(p, embedder) for p in points})
@@ -549,6 +549,13 @@ def _compute(
         for name, key in keys.items():
             if cache is not None:
                 cache.put_arrays(key, {"units": unit_vectors[name], "queries": query_vectors[name]})
+    # The adapter maps queries after the cache: its forward pass is the plain pooling's, shared.
+    if embedder.adapter is not None and poolings != [embedder.pooling]:
+        raise EvalError(
+            f"embedder.query_adapter maps {embedder.pooling}-pooled queries, not {', '.join(poolings)}: "
+            "evaluate other poolings without it"
+        )
+    query_vectors = {name: embedder.adapt_queries(vectors) for name, vectors in query_vectors.items()}
     raw_queries = [dataset.queries[qid] for qid in query_ids]
     documents = len(set(unit_docs))
     computed = {}
@@ -565,7 +572,7 @@ def _compute(
             if any(_uses_lexical(p) for p in mine):
                 path = collections / f"{collection}{LEXICAL_SUFFIX}"
                 lexical = LexicalIndex(path, config.lexical, filter_ids=store.ids_where)
-            fingerprint = {**embedder.fingerprint, "pooling": name}
+            fingerprint = embedder.fingerprint_of(name)
             index_units(store, lexical, stored_texts, unit_vectors[name], unit_docs, fingerprint)
             runs = {}
             for point in mine:

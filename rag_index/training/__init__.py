@@ -1,0 +1,1 @@
+"""Training learned poolings (an attention head, a query adapter) on judged queries, on the CPU."""
