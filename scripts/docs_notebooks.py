@@ -76,6 +76,17 @@ RUNS: dict[str, Run] = {
         f"{SUBSET_NOTE}; sec-10q here is the first page of each filing (its cover)",
     ),
     "05_agent_memory.ipynb": Run({"STORE": "../.cache/docs-notebooks/stores/agent-memory"}),
+    "06_learned_pooling.ipynb": Run(
+        {
+            **SUBSET,
+            "EPOCHS": 3,
+            "COMPARE": ["cls"],
+            "STORE": "../.cache/docs-notebooks/stores/learned",
+            "OUT": "../.cache/docs-notebooks/stores/learned/head.safetensors",
+        },
+        (SCIFACT,),
+        f"{SUBSET_NOTE} (the train split's first 20 claims)",
+    ),
 }
 
 
