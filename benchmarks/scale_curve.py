@@ -1,4 +1,4 @@
-"""The cost curve: one store grown through --sizes chunks, each figure measured at each size in its own process.
+"""The cost curve: one store grown through --sizes chunks, each figure taken at each size in its own process.
 
     python benchmarks/scale_curve.py [--sizes 10000,100000,300000,1000000] [--work DIR] [--plot FILE]
 
@@ -108,6 +108,11 @@ def one_size(size: int, files_before: int, work: Path, vectors: Path, texts: lis
         "similarity_p95_ms": queried["similarity"]["p95_ms"],
         "hybrid_p50_ms": queried["hybrid"]["p50_ms"],
         "hybrid_p95_ms": queried["hybrid"]["p95_ms"],
+        **{
+            f"{kind}_cpu_{p}_ms": queried[kind][f"cpu_{p}_ms"]
+            for kind in ("similarity", "hybrid")
+            for p in ("p50", "p95")
+        },
         "unchanged_s": unchanged["seconds"],
         "unchanged_wall_s": unchanged["wall_s"],
         "unchanged_embedded": unchanged["chunks_embedded"],

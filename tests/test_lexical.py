@@ -369,3 +369,15 @@ def test_identifier_pattern_finds_what_the_unanchored_one_did(text: str) -> None
     """Anchored at word starts for speed (it was quadratic in a word's length), it finds the same matches."""
     unanchored = re.compile(r"\w*(?:_|[a-z0-9][A-Z]|[A-Z][A-Z][a-z])\w*")
     assert [m.span() for m in _IDENTIFIER.finditer(text)] == [m.span() for m in unanchored.finditer(text)]
+
+
+def test_holds_exactly_counts_ids_without_reading_chunks(lexical: LexicalIndex) -> None:
+    """verify's cheap check: exactly these ids (buffered or merged alike), else the full read decides."""
+    assert lexical.holds_exactly({"a", "b", "c", "d"})
+    assert not lexical.holds_exactly({"a", "b", "c"})  # a stray id
+    assert not lexical.holds_exactly({"a", "b", "c", "d", "e"})  # a missing id
+    assert not lexical.holds_exactly({"a", "b", "c", "x"})  # as many, but not the same
+    lexical.delete(["d"])
+    assert lexical.holds_exactly({"a", "b", "c"})
+    empty = LexicalIndex(lexical.path.parent / "empty", LexicalConfig())
+    assert empty.holds_exactly(set()) and not empty.holds_exactly({"a"})

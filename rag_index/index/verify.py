@@ -115,6 +115,9 @@ def _lexical_drift(
     if drift.lexical_damaged is not None:
         drift.lexical_stale = True  # derived from the collection's texts: rebuilt, nothing is lost
         return
+    if lexical.describes(store.collection_id) and lexical.holds_exactly(claimed):
+        drift.chunks_in_lexical = len(claimed)  # the usual case, counted by tantivy: no chunk is read
+        return
     in_lexical = lexical.ids()
     drift.chunks_in_lexical = len(in_lexical)
     if not lexical.describes(store.collection_id):

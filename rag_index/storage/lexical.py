@@ -379,6 +379,24 @@ class LexicalIndex:
         return (found - set(buffered)) | {id_ for id_, write in buffered.items() if not write.deleted}
 
     @_read
+    def holds_exactly(self, ids: Collection[str]) -> bool:
+        """Whether the index holds these ids and no others, counted by tantivy without reading a chunk.
+
+        Sound because an id is never held twice (every write deletes its id first). ids() reads every
+        stored chunk instead: ~70 us each on a shared 2-core machine, over a minute at 1M chunks.
+        """
+        import tantivy
+
+        if self._buffer.count():
+            return self.ids() == set(ids)  # buffered writes supersede indexed chunks: the full read decides
+        searcher = self._searcher()
+        held = 0 if searcher is None else int(searcher.num_docs)
+        if held != len(ids) or not held:
+            return held == len(ids)
+        wanted = tantivy.Query.term_set_query(self._open().schema, "id", list(ids))
+        return int(searcher.search(wanted, limit=1, count=True).count) == held
+
+    @_read
     def count(self) -> int:
         """Number of chunks in the index."""
         if self._buffer.count():
