@@ -41,8 +41,9 @@ rng = np.random.default_rng(int(sys.argv[1]))
 ids, vectors, offset = [], [], 0
 while True:
     page = store.collection.get(include=["embeddings"], limit=5000, offset=offset)
-    ids += page["ids"]
-    vectors.append(np.asarray(page["embeddings"], dtype=np.float32))
+    if page["ids"]:
+        ids += page["ids"]
+        vectors.append(np.asarray(page["embeddings"], dtype=np.float32))
     offset += 5000
     if len(page["ids"]) < 5000:
         break
