@@ -1,4 +1,9 @@
-"""How a figure grows with the chunk count: a power-law exponent, the closest simple model, a projection."""
+"""How a figure grows with the chunk count: a power-law exponent, the closest simple model, projections.
+
+Two projections bracket the unknown: the power law carried on from the largest size (right for costs that
+grow as log n, too low for a fixed part plus a linear one), and a fixed part plus a cost per chunk (right for
+memory and disk, too high for a search that grows as log n).
+"""
 
 from __future__ import annotations
 
@@ -34,6 +39,21 @@ def best_model(sizes: Sequence[float], values: Sequence[float]) -> str:
     return min(MODELS, key=lambda name: residual(MODELS[name]))
 
 
+def affine(sizes: Sequence[float], values: Sequence[float]) -> tuple[float, float]:
+    """(fixed part, cost per chunk) of value = a + b * size, least squares; b no less than 0."""
+    mx, my = sum(sizes) / len(sizes), sum(values) / len(values)
+    spread = sum((x - mx) ** 2 for x in sizes)
+    slope = sum((x - mx) * (y - my) for x, y in zip(sizes, values, strict=True)) / spread if spread else 0.0
+    slope = max(slope, 0.0)
+    return my - slope * mx, slope
+
+
 def project(sizes: Sequence[float], values: Sequence[float], target: float) -> float:
     """value at target chunks, carried on from the largest measured size by the fitted exponent."""
     return values[-1] * (target / sizes[-1]) ** exponent(sizes, values)
+
+
+def project_affine(sizes: Sequence[float], values: Sequence[float], target: float) -> float:
+    """value at target chunks by the fixed part and the cost per chunk."""
+    fixed, per_chunk = affine(sizes, values)
+    return fixed + per_chunk * target

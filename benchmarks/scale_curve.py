@@ -26,7 +26,7 @@ from typing import Any
 
 from _common import emit, machine
 from _scale_corpus import CHUNKS_PER_FILE, REPLAY, change_files, pool_texts, real_vectors, write_files
-from _scale_fit import best_model, exponent, project
+from _scale_fit import affine, best_model, exponent, project, project_affine
 
 from rag_index.config import load_config
 
@@ -139,21 +139,32 @@ def print_table(rows: list[dict[str, Any]]) -> None:
 
 
 def growth(rows: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
-    """Each figure's exponent, nearest model and projections (needs two sizes or more)."""
+    """Each figure's exponent, nearest model, cost per chunk and both projections (two sizes or more)."""
     if len(rows) < 2:
         return {}
     sizes = [float(row["chunks"]) for row in rows]
     fits = {}
+    print("projections: power law from the largest size / fixed part + cost per chunk (see _scale_fit.py)")
     for key, label, unit, _ in FIGURES:
         values = [float(row[key]) for row in rows]
         fits[key] = {
             "exponent": round(exponent(sizes, values), 3),
             "model": best_model(sizes, values),
+            "per_million_chunks": round(affine(sizes, values)[1] * 1e6, 3),
             **{f"projected_{n}": round(project(sizes, values, n), 2) for n in PROJECT_TO},
+            # a rate or a size per chunk has no fixed part: carried on flat from the largest size
+            **{
+                f"projected_affine_{n}": round(
+                    values[-1] if unit in ("chunks/s", "B") else project_affine(sizes, values, n), 2
+                )
+                for n in PROJECT_TO
+            },
         }
         fit = fits[key]
-        projected = "  ".join(f"{n:,}: {fit[f'projected_{n}']:g} {unit}" for n in PROJECT_TO)
-        print(f"{label:>16}: n^{fit['exponent']:<6} nearest {fit['model']:<9} projected {projected}")
+        projected = "  ".join(
+            f"{n:,}: {fit[f'projected_{n}']:g} / {fit[f'projected_affine_{n}']:g} {unit}" for n in PROJECT_TO
+        )
+        print(f"{label:>16}: n^{fit['exponent']:<6} nearest {fit['model']:<9} {projected}")
     return fits
 
 
@@ -202,7 +213,12 @@ def main() -> None:
     parser.add_argument("--pool", type=int, default=2000, help="real abstracts embedded once")
     parser.add_argument("--queries", type=int, default=200)
     parser.add_argument("--keep", action="store_true", help="keep the store and files in WORK")
+    parser.add_argument("--report", type=Path, help="measure nothing: report the JSON line of an earlier run")
     args = parser.parse_args()
+    if args.report is not None:
+        earlier = json.loads(args.report.read_text(encoding="utf-8").strip().splitlines()[-1])
+        report(earlier["sizes"], earlier["machine"], args.plot or args.work / "scale_curve.png")
+        return
     sizes = sorted(int(size) for size in args.sizes.split(","))
     info = machine()
     print(f"machine: {info['cpu']}, load average {info['load_average_1m']} (shared: timings are noisy)")
@@ -227,11 +243,16 @@ def main() -> None:
         if not args.keep:
             for leftover in ("files", "store"):
                 shutil.rmtree(args.work / leftover, ignore_errors=True)
+    report(rows, info, args.plot or args.work / "scale_curve.png")
+
+
+def report(rows: list[dict[str, Any]], info: dict[str, Any], plot_file: Path) -> None:
+    """The table, the fits, the targets, the plot and the JSON line."""
     print()
     print_table(rows)
     fits = growth(rows)
     met = targets(rows)
-    plot(rows, args.plot or args.work / "scale_curve.png")
+    plot(rows, plot_file)
     emit(
         {
             "benchmark": "scale_curve",
