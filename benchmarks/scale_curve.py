@@ -196,6 +196,9 @@ def plot(rows: list[dict[str, Any]], path: Path) -> None:
             if figure_unit == unit:
                 axis.plot(chunks, [max(row[key], 1e-3) for row in rows], marker="o", label=label)
         axis.set(xscale="log", yscale="log", title=title, xlabel="chunks")
+        if unit == "chunks/s":  # a flat rate drawn as flat: noise alone would fill a tight axis
+            rates = [row["write_chunks_per_s"] for row in rows]
+            axis.set_ylim(min(rates) / 3, max(rates) * 3)
         axis.legend(fontsize=7)
         axis.grid(True, which="both", alpha=0.3)
     figure.tight_layout()
