@@ -562,19 +562,17 @@ class LexicalIndex:
             if self._file_counts.generation != generation or len(self._file_counts.files_with) > 100_000:
                 self._file_counts = _FileCounts(generation)
             cache = self._file_counts
-        todo = [term for term in terms if term not in cache.files_with]
-        if cache.totals is None or todo:
-            distinct = {"cardinality": {"field": "document"}}
-            aggregations: dict[str, Any] = {}
-            if cache.totals is None:
-                aggregations = {"files": distinct, "chunks": {"value_count": {"field": "document"}}}
-            for i, term in enumerate(todo):
-                aggregations[f"term{i}"] = {"filter": f'terms:"{term}"', "aggs": {"files": distinct}}
+        distinct = {"cardinality": {"field": "document"}}
+        if cache.totals is None:
+            aggregations = {"files": distinct, "chunks": {"value_count": {"field": "document"}}}
             found = searcher.aggregate(self._scope(sources, False, buffered), aggregations)
-            if cache.totals is None:
-                cache.totals = round(found["files"]["value"]), round(found["chunks"]["value"])
-            for i, term in enumerate(todo):
-                cache.files_with[term] = round(found[f"term{i}"]["files"]["value"])
+            cache.totals = round(found["files"]["value"]), round(found["chunks"]["value"])
+        for term in terms:
+            if term not in cache.files_with:
+                # Only the chunks holding the term are visited (its postings), not every chunk of the index
+                # with a filter per term, as before: that pass grew with the index (docs/benchmarks/scale.md).
+                found = searcher.aggregate(self._scope(sources, False, buffered, term), {"files": distinct})
+                cache.files_with[term] = round(found["files"]["value"])
         freq.update({term: cache.files_with[term] for term in terms})
         return (*cache.totals, freq)
 
@@ -586,15 +584,21 @@ class LexicalIndex:
             return (-1, -1)
         return (meta.st_ino, meta.st_mtime_ns)
 
-    def _scope(self, sources: set[str], inside: bool, buffered: dict[str, Write]) -> Any:
-        """tantivy's chunks of sources (inside) or of all others, less those buffered writes replace."""
+    def _scope(
+        self, sources: set[str], inside: bool, buffered: dict[str, Write], term: str | None = None
+    ) -> Any:
+        """tantivy's chunks of sources (inside) or of all others (those holding term, if given), less
+        those buffered writes replace."""
         import tantivy
 
         schema = self._open().schema
         of_sources = tantivy.Query.term_set_query(schema, "document", sorted(sources))
         clauses = [(tantivy.Occur.Must if inside else tantivy.Occur.MustNot, of_sources)]
         if not inside:
-            clauses.append((tantivy.Occur.Must, tantivy.Query.all_query()))
+            every = (
+                tantivy.Query.all_query() if term is None else tantivy.Query.term_query(schema, "terms", term)
+            )
+            clauses.append((tantivy.Occur.Must, every))
         if buffered:  # buffered writes supersede the indexed chunks with their ids
             replaced = tantivy.Query.term_set_query(schema, "id", sorted(buffered))
             clauses.append((tantivy.Occur.MustNot, replaced))
