@@ -45,7 +45,7 @@ test: lint
 test-slow: $(STAMP)
 	$(VENV)/bin/pytest -m slow
 
-# At scale (tests/test_scale.py): 200,000 chunks by default, about 30 minutes on 2 cores; a smaller run:
+# At scale (tests/test_scale.py): 200,000 chunks by default, about 20 minutes on 2 quiet cores; a smaller run:
 # make test-scale RAG_INDEX_SCALE_CHUNKS=20000
 test-scale: $(STAMP)
 	RAG_INDEX_SCALE_CHUNKS=$(or $(RAG_INDEX_SCALE_CHUNKS),200000) $(VENV)/bin/pytest -m scale -s

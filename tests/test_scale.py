@@ -1,8 +1,8 @@
 """At scale: a killed writer converges, verify is clean, and HNSW agrees with exact cosine.
 
 Not in the default suite (marker ``scale``; ``make test-scale``). RAG_INDEX_SCALE_CHUNKS sets the size
-(default 200,000 chunks; about 30 minutes on 2 cores, most of it Chroma's writes). RAG_INDEX_SCALE_SEED
-fixes where the writer dies (printed on failure). Every index run and the search after the restart are
+(default 200,000 chunks: about 20 minutes on 2 quiet cores, 50,000 took 4.7; most of it Chroma's writes).
+RAG_INDEX_SCALE_SEED fixes where the writer dies (printed on failure). Every index run and the search after the restart are
 real processes; the writer is SIGKILLed by tests/crash_cli.py at a point and pass drawn at random.
 """
 
@@ -18,9 +18,12 @@ from pathlib import Path
 import pytest
 from chromadb.api.client import SharedSystemClient
 
+from rag_index.build import build_lexical, build_store
+from rag_index.config import Config
 from rag_index.index.local import index_with_config
+from rag_index.index.run import open_manifest
 from rag_index.storage.writer import WRITE_BATCH
-from tests.test_crash import REPO, config_for, overrides, snapshot
+from tests.test_crash import REPO, config_for, overrides
 
 pytestmark = pytest.mark.scale
 
@@ -80,6 +83,21 @@ def cli(
     )
     SharedSystemClient.clear_system_cache()
     return done
+
+
+def snapshot(config: Config) -> tuple[dict[str, tuple[str, str]], dict[str, tuple], set[str]]:
+    """Store (id -> source, text), manifest (source -> hash, ids) and lexical ids, as test_crash's snapshot,
+    read a page at a time: one get of every chunk's metadata fails past ~32,000 ("too many SQL variables")."""
+    store = build_store(config.store)
+    store.attach()
+    chunks = {chunk.id: (chunk.metadata["source"], chunk.text) for page in store.chunks() for chunk in page}
+    assert len(chunks) == store.count()
+    manifest = open_manifest(store)
+    entries = {s: (e.content_hash, tuple(sorted(e.chunk_ids))) for s, e in manifest.entries().items()}
+    manifest.close()
+    lexical = build_lexical(config.lexical, store)
+    assert lexical is not None and lexical.describes(store.collection_id)
+    return chunks, entries, lexical.ids()
 
 
 def write_folder(root: Path, chunks: int) -> None:
