@@ -2,8 +2,9 @@
 
 Not in the default suite (marker ``scale``; ``make test-scale``). RAG_INDEX_SCALE_CHUNKS sets the size
 (default 200,000 chunks: about 20 minutes on 2 quiet cores, 50,000 took 4.7; most of it Chroma's writes).
-RAG_INDEX_SCALE_SEED fixes where the writer dies (printed on failure). Every index run and the search after the restart are
-real processes; the writer is SIGKILLed by tests/crash_cli.py at a point and pass drawn at random.
+RAG_INDEX_SCALE_SEED fixes where the writer dies (printed on failure). Every index run and the search after
+the restart are real processes; the writer is SIGKILLed by tests/crash_cli.py at a point and pass drawn at
+random.
 """
 
 from __future__ import annotations
