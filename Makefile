@@ -20,7 +20,7 @@ PIPELINE_PEERS := "langchain-community>=0.3" "langchain-huggingface>=0.1" "langc
 # (2026-12-02); in two steps, the second holding the model libraries the first chose, it takes a minute.
 HELD := ^(torch|transformers|huggingface[-_]hub|tokenizers|sentence[-_]transformers)==
 
-.PHONY: install demo test test-slow test-ray-slow lint format clean bench-peers docs
+.PHONY: install demo test test-slow test-scale test-ray-slow lint format clean bench-peers docs
 
 $(STAMP): pyproject.toml
 	python3 -m venv $(VENV)
@@ -44,6 +44,11 @@ test: lint
 
 test-slow: $(STAMP)
 	$(VENV)/bin/pytest -m slow
+
+# At scale (tests/test_scale.py): 200,000 chunks by default, about 20 minutes on 2 quiet cores; a smaller run:
+# make test-scale RAG_INDEX_SCALE_CHUNKS=20000
+test-scale: $(STAMP)
+	RAG_INDEX_SCALE_CHUNKS=$(or $(RAG_INDEX_SCALE_CHUNKS),200000) $(VENV)/bin/pytest -m scale -s
 
 # The Ray engine's slow tests only (CI runs them): a killed driver converging, the sample PDFs via a server.
 test-ray-slow: $(STAMP)

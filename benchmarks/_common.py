@@ -68,6 +68,18 @@ def peak_rss_mb() -> float:
     return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
 
 
+def peak_rss_own_mb() -> float:
+    """Peak resident memory of this process's own image, in MB (VmHWM).
+
+    Unlike ru_maxrss, which on Linux carries over the parent's peak into a process started by fork and exec.
+    """
+    with open("/proc/self/status", encoding="ascii") as status:
+        for line in status:
+            if line.startswith("VmHWM:"):
+                return round(int(line.split()[1]) / 1024, 1)
+    return peak_rss_mb()
+
+
 def median(values: list[float]) -> float:
     """The median, rounded for printing."""
     return round(statistics.median(values), 3)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 import signal
 import subprocess
 import sys
@@ -10,12 +11,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from rag_index.config import load_config
 from rag_index.errors import ConfigError
 from rag_index.storage.base import Query
 from rag_index.storage.chroma import ChromaStore
-from rag_index.storage.lexical import LexicalConfig, LexicalIndex, Tokenizer
+from rag_index.storage.lexical import _IDENTIFIER, LexicalConfig, LexicalIndex, Tokenizer
 from rag_index.storage.lexical_buffer import BUFFER_LIMIT
 from rag_index.types import Chunk
 
@@ -358,3 +361,23 @@ def test_reset_empties_the_buffer_too(lexical: LexicalIndex) -> None:
     lexical.upsert(chunks({"e": ("Espresso needs fine grounds.", {})}))
     lexical.reset()
     assert lexical.count() == 0 and lexical.ids() == set() and ranked(lexical, "espresso") == []
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet=st.sampled_from("aBcXyZ_9é É-.\n"), max_size=60))
+def test_identifier_pattern_finds_what_the_unanchored_one_did(text: str) -> None:
+    """Anchored at word starts for speed (it was quadratic in a word's length), it finds the same matches."""
+    unanchored = re.compile(r"\w*(?:_|[a-z0-9][A-Z]|[A-Z][A-Z][a-z])\w*")
+    assert [m.span() for m in _IDENTIFIER.finditer(text)] == [m.span() for m in unanchored.finditer(text)]
+
+
+def test_holds_exactly_counts_ids_without_reading_chunks(lexical: LexicalIndex) -> None:
+    """verify's cheap check: exactly these ids (buffered or merged alike), else the full read decides."""
+    assert lexical.holds_exactly({"a", "b", "c", "d"})
+    assert not lexical.holds_exactly({"a", "b", "c"})  # a stray id
+    assert not lexical.holds_exactly({"a", "b", "c", "d", "e"})  # a missing id
+    assert not lexical.holds_exactly({"a", "b", "c", "x"})  # as many, but not the same
+    lexical.delete(["d"])
+    assert lexical.holds_exactly({"a", "b", "c"})
+    empty = LexicalIndex(lexical.path.parent / "empty", LexicalConfig())
+    assert empty.holds_exactly(set()) and not empty.holds_exactly({"a"})

@@ -14,6 +14,7 @@ from rag_index.config import Config, load_config
 from rag_index.index.local import index_with_config
 from rag_index.index.run import open_manifest
 from rag_index.index.verify import verify
+from rag_index.storage.chroma import ChromaStore
 from rag_index.storage.lexical import LexicalIndex
 from rag_index.types import Chunk
 
@@ -54,6 +55,24 @@ def test_a_clean_index_has_no_drift(indexed: tuple[Path, Config]) -> None:
     assert drift.ok and after is None
     assert drift.sources_in_manifest == 3 and drift.chunks_in_store == len(store_contents(config))
     assert drift.counts == {}
+
+
+def test_verify_reads_ids_not_every_chunk(
+    indexed: tuple[Path, Config], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Reading every chunk's metadata made verify grow faster than the store (docs/benchmarks/scale.md)."""
+    _, config = indexed
+
+    def every_record(self: ChromaStore) -> None:
+        pytest.fail("verify read the metadata of every chunk")
+
+    def every_lexical_id(self: LexicalIndex) -> None:
+        pytest.fail("verify read every chunk of the lexical index")
+
+    monkeypatch.setattr(ChromaStore, "records", every_record)
+    monkeypatch.setattr(LexicalIndex, "ids", every_lexical_id)
+    drift, _ = verify(config)
+    assert drift.ok and drift.chunks_in_store == len(store_contents(config))
 
 
 def test_deleted_and_stray_ids_are_found_and_repaired(indexed: tuple[Path, Config]) -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import contextlib
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,7 +18,7 @@ from rag_index.storage.chroma import ChromaStore
 from rag_index.storage.lexical import LexicalIndex
 from rag_index.storage.manifest import Entry, Manifest, is_text, settings_fingerprint, text_source
 from rag_index.storage.writer import Checkpoint, ChunkWriter, no_checkpoint
-from rag_index.types import Embedder
+from rag_index.types import Chunk, Embedder
 
 
 @dataclass
@@ -73,17 +73,17 @@ def find_drift(
     """
     store.attach()
     entries = manifest.entries()
-    in_store: dict[str, str] = {
-        id_: text_source(id_) if is_text_chunk(meta) else str(meta.get("source", "?"))
-        for id_, meta in store.records()
-    }
-    texts = text_settings(store.stored_fingerprint())
+    # Chunk ids are content-addressed from their source, so a claimed id is its claimant's: the store is
+    # read for its ids alone, and for the metadata of stray ids only (naming where they came from).
+    # Reading every chunk's metadata instead took 9 of verify's 15 s at 30,000 chunks, growing faster.
+    owner = {id_: source for source, entry in entries.items() for id_ in entry.chunk_ids}
+    in_store = store.ids()
     drift = Drift(store.name, chunks_in_store=len(in_store), sources_in_manifest=len(entries))
-    claimed = {id_ for entry in entries.values() for id_ in entry.chunk_ids}
-    drift.stray = sorted(set(in_store) - claimed)
-    store_counts: dict[str, int] = defaultdict(int)
-    for source in in_store.values():
-        store_counts[source] += 1
+    claimed = set(owner)
+    drift.stray = sorted(in_store - claimed)
+    store_counts: Counter[str] = Counter(owner[id_] for id_ in in_store & claimed)
+    store_counts.update(_source_of(chunk) for chunk in store.get(drift.stray))
+    texts = text_settings(store.stored_fingerprint())
     for source, entry in entries.items():
         if not entry.done:
             drift.incomplete.append(source)
@@ -103,12 +103,20 @@ def find_drift(
     return drift
 
 
+def _source_of(chunk: Chunk) -> str:
+    """The manifest source a stored chunk names: its text's, or its file's."""
+    return text_source(chunk.id) if is_text_chunk(chunk.metadata) else str(chunk.metadata.get("source", "?"))
+
+
 def _lexical_drift(
     drift: Drift, store: ChromaStore, lexical: LexicalIndex, entries: dict[str, Entry], claimed: set[str]
 ) -> None:
     drift.lexical_damaged = lexical.damage()
     if drift.lexical_damaged is not None:
         drift.lexical_stale = True  # derived from the collection's texts: rebuilt, nothing is lost
+        return
+    if lexical.describes(store.collection_id) and lexical.holds_exactly(claimed):
+        drift.chunks_in_lexical = len(claimed)  # the usual case, counted by tantivy: no chunk is read
         return
     in_lexical = lexical.ids()
     drift.chunks_in_lexical = len(in_lexical)

@@ -263,8 +263,12 @@ class ChromaStore:
         return found
 
     def ids(self) -> set[str]:
-        """Every chunk id in the collection."""
-        return {id_ for id_, _ in self.records()}
+        """Every chunk id in the collection, read in one call that asks for nothing else.
+
+        Not through records(): on this machine a page of metadata cost ~0.3 ms a chunk against ~0.02 ms an
+        id alone, and every offset page steps over all the rows before it (quadratic in the collection).
+        """
+        return set(self._call(self.collection.get, include=[])["ids"])
 
     def ids_where(self, where: dict[str, Any] | None, where_document: dict[str, Any] | None) -> set[str]:
         """The ids of the chunks a filter selects, by Chroma's own rules (the lexical index asks this)."""
