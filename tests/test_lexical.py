@@ -113,6 +113,21 @@ def test_file_statistics_kept_between_queries_follow_every_commit(tmp_path: Path
     assert after < before and after == pytest.approx(fresh["handbook.pdf"].bm25)
 
 
+
+def test_file_statistics_kept_between_queries_follow_every_buffered_write(tmp_path: Path) -> None:
+    """Kept while nothing changes, also with writes buffered (a memory store's usual state); a new buffered
+    write in any document counts at once, as a fresh index with nothing kept counts it."""
+    index = LexicalIndex(tmp_path / "lexical", LexicalConfig())
+    index.upsert(chunks())
+    index.merge()
+    query = Query("Brush the burrs")
+    for n, text in enumerate(["Burrs, again.", "Burrs wear out.", "Brush them."]):
+        index.upsert(chunks({f"m{n}": (text, {"source": f"memo {n}.txt"})}))  # buffered, not merged
+        kept = [index.document_scores(query, {"handbook.pdf"})["handbook.pdf"].bm25 for _ in range(2)]
+        fresh = LexicalIndex(tmp_path / "lexical", LexicalConfig()).document_scores(query, {"handbook.pdf"})
+        assert kept[0] == kept[1] == pytest.approx(fresh["handbook.pdf"].bm25)
+    assert index.count() == len(TEXTS) + 3
+
 def test_stemming_and_stopwords() -> None:
     tokenize = Tokenizer(LexicalConfig())
     assert tokenize("How do the runners keep Running") == ["runner", "keep", "run"]

@@ -27,7 +27,7 @@ import tempfile
 import threading
 import unicodedata
 from collections import Counter, defaultdict
-from collections.abc import Callable, Collection, Iterator, Sequence
+from collections.abc import Callable, Collection, Hashable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any, TypeVar, cast
@@ -158,9 +158,9 @@ def _average_length(query: Any, searcher: Any, address: Any) -> float | None:
 
 @dataclass
 class _FileCounts:
-    """What the file side counts over the whole index, kept while the index stays as it is (generation)."""
+    """What the file side counts over the whole index, kept while the index and its buffer stay the same."""
 
-    generation: tuple[int, int]
+    key: Hashable  # the index's generation, the documents and the ids its buffered writes touch
     totals: tuple[int, int] | None = None  # files and chunks
     files_with: dict[str, int] = field(default_factory=dict)  # term -> files holding it
 
@@ -207,7 +207,7 @@ class LexicalIndex:
         self._index: Any = None
         self._lock = threading.RLock()
         self._buffer = WriteBuffer(self.path / "buffer.sqlite3")
-        self._file_counts = _FileCounts((-1, -1))
+        self._file_counts = _FileCounts(None)
 
     @property
     def label(self) -> str:
@@ -551,17 +551,17 @@ class LexicalIndex:
         """The documents of tantivy other than sources: how many, their chunks, and how many hold each term.
 
         Counted distinct by tantivy's cardinality aggregation (HyperLogLog: exact for small counts, within
-        about 1 % for large ones). With nothing buffered these are the whole index's counts, kept until the
-        index changes: a query then counts only the terms no query asked before.
+        about 1 % for large ones). They are kept until the index or the buffered writes change (what they
+        count depends on both), so a query counts only the terms no query asked before: a store of agent
+        memories, whose buffer is rarely empty, would otherwise count the whole index on every query.
         """
         freq: Counter[str] = Counter()
         if searcher is None:
             return 0, 0, freq
-        cache = _FileCounts(generation)
-        if not buffered:
-            if self._file_counts.generation != generation or len(self._file_counts.files_with) > 100_000:
-                self._file_counts = _FileCounts(generation)
-            cache = self._file_counts
+        key = (generation, frozenset(sources), frozenset(buffered))
+        if self._file_counts.key != key or len(self._file_counts.files_with) > 100_000:
+            self._file_counts = _FileCounts(key)
+        cache = self._file_counts
         distinct = {"cardinality": {"field": "document"}}
         if cache.totals is None:
             aggregations = {"files": distinct, "chunks": {"value_count": {"field": "document"}}}
