@@ -113,7 +113,6 @@ def test_file_statistics_kept_between_queries_follow_every_commit(tmp_path: Path
     assert after < before and after == pytest.approx(fresh["handbook.pdf"].bm25)
 
 
-
 def test_file_statistics_kept_between_queries_follow_every_buffered_write(tmp_path: Path) -> None:
     """Kept while nothing changes, also with writes buffered (a memory store's usual state); a new buffered
     write in any document counts at once, as a fresh index with nothing kept counts it."""
@@ -127,6 +126,7 @@ def test_file_statistics_kept_between_queries_follow_every_buffered_write(tmp_pa
         fresh = LexicalIndex(tmp_path / "lexical", LexicalConfig()).document_scores(query, {"handbook.pdf"})
         assert kept[0] == kept[1] == pytest.approx(fresh["handbook.pdf"].bm25)
     assert index.count() == len(TEXTS) + 3
+
 
 def test_stemming_and_stopwords() -> None:
     tokenize = Tokenizer(LexicalConfig())
