@@ -85,15 +85,14 @@ def config_for(store: Path, model: Path) -> Config:
 def snapshot(
     config: Config,
 ) -> tuple[dict[str, tuple[str, str]], dict[str, tuple[str | None, tuple[str, ...]]], set[str]]:
-    """Store (id -> source, text), manifest (source -> content hash, chunk ids) and lexical ids."""
+    """Store (id -> source, text), manifest (source -> content hash, chunk ids) and lexical ids.
+
+    The store is read a page at a time: one get of every chunk fails past ~32,000 ("too many SQL variables"),
+    and tests/test_scale.py takes this snapshot of 200,000."""
     store = build_store(config.store)
     store.attach()
-    got = store.collection.get(include=["metadatas", "documents"])
-    assert len(got["ids"]) == len(set(got["ids"])) == store.count()
-    chunks = {
-        id_: (meta["source"], doc)
-        for id_, meta, doc in zip(got["ids"], got["metadatas"], got["documents"], strict=True)
-    }
+    chunks = {chunk.id: (chunk.metadata["source"], chunk.text) for page in store.chunks() for chunk in page}
+    assert len(chunks) == store.count()
     manifest = open_manifest(store)
     entries = {s: (e.content_hash, tuple(sorted(e.chunk_ids))) for s, e in manifest.entries().items()}
     manifest.close()

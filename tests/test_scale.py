@@ -19,12 +19,9 @@ from pathlib import Path
 import pytest
 from chromadb.api.client import SharedSystemClient
 
-from rag_index.build import build_lexical, build_store
-from rag_index.config import Config
 from rag_index.index.local import index_with_config
-from rag_index.index.run import open_manifest
 from rag_index.storage.writer import WRITE_BATCH
-from tests.test_crash import REPO, config_for, overrides
+from tests.test_crash import REPO, config_for, overrides, snapshot
 
 pytestmark = pytest.mark.scale
 
@@ -84,21 +81,6 @@ def cli(
     )
     SharedSystemClient.clear_system_cache()
     return done
-
-
-def snapshot(config: Config) -> tuple[dict[str, tuple[str, str]], dict[str, tuple], set[str]]:
-    """Store (id -> source, text), manifest (source -> hash, ids) and lexical ids, as test_crash's snapshot,
-    read a page at a time: one get of every chunk's metadata fails past ~32,000 ("too many SQL variables")."""
-    store = build_store(config.store)
-    store.attach()
-    chunks = {chunk.id: (chunk.metadata["source"], chunk.text) for page in store.chunks() for chunk in page}
-    assert len(chunks) == store.count()
-    manifest = open_manifest(store)
-    entries = {s: (e.content_hash, tuple(sorted(e.chunk_ids))) for s, e in manifest.entries().items()}
-    manifest.close()
-    lexical = build_lexical(config.lexical, store)
-    assert lexical is not None and lexical.describes(store.collection_id)
-    return chunks, entries, lexical.ids()
 
 
 def write_folder(root: Path, chunks: int) -> None:
