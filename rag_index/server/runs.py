@@ -55,7 +55,7 @@ def allowed_path(requested: str, roots: Sequence[str]) -> Path:
 
 @dataclass
 class RunState:
-    """One run as GET /index/{run} shows it; counters move while it runs."""
+    """One run as GET /index/{run} shows it; its counters move while it runs (StopAware reports to it)."""
 
     run: str
     path: str
@@ -69,22 +69,16 @@ class RunState:
     error: str | None = None
 
     def planned(self, sizes: Mapping[str, int]) -> None:
-        """Progress protocol: the changed files to parse."""
+        """The changed files to parse."""
         self.files_planned = len(sizes)
 
-    def parsing(self, source: str) -> None:
-        """Progress protocol: nothing to count yet."""
-
     def parsed(self, source: str, chunks: int | None) -> None:
-        """Progress protocol: one more file parsed."""
+        """One more file parsed."""
         self.files_parsed += 1
 
     def written(self, chunks: int) -> None:
-        """Progress protocol: chunks embedded and written."""
+        """Chunks embedded and written."""
         self.chunks_written += chunks
-
-    def finish(self) -> None:
-        """Progress protocol: the status is set by the run itself."""
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON body of GET /index/{run}."""
