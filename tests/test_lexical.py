@@ -128,6 +128,29 @@ def test_file_statistics_kept_between_queries_follow_every_buffered_write(tmp_pa
     assert index.count() == len(TEXTS) + 3
 
 
+def test_file_statistics_with_buffered_deletes_and_replacements_equal_a_merged_index(tmp_path: Path) -> None:
+    """The kept whole-index counts, less what the buffer supersedes, are a merged index's counts: after
+    a buffered deletion (which names no document), a replacement moving a chunk to another file, a new
+    file and a new chunk of an indexed file."""
+    index = LexicalIndex(tmp_path / "lexical", LexicalConfig())
+    index.upsert(chunks())
+    index.upsert(
+        chunks({"x1": ("Burrs and brushes.", {"source": "x.pdf"}), "x2": ("Burrs.", {"source": "x.pdf"})})
+    )
+    index.merge()
+    query = Query("Brush the burrs runners")
+    files = {"handbook.pdf", "notes.txt", "x.pdf", "memo.txt"}
+    index.document_scores(query, files)  # counts kept for this commit
+    index.delete(["x2"])  # x.pdf keeps x1, which holds 'burr'
+    index.upsert(chunks({"x1": ("Runners.", {"source": "memo.txt"})}))  # x.pdf is left with no chunk
+    index.upsert(chunks({"h9": ("More burrs.", {"source": "handbook.pdf"})}))
+    buffered = bm25_of(index.document_scores(query, files))
+    index.merge()
+    merged = bm25_of(LexicalIndex(tmp_path / "lexical", LexicalConfig()).document_scores(query, files))
+    assert "x.pdf" not in merged and set(buffered) == set(merged)
+    assert buffered == pytest.approx(merged)
+
+
 def test_stemming_and_stopwords() -> None:
     tokenize = Tokenizer(LexicalConfig())
     assert tokenize("How do the runners keep Running") == ["runner", "keep", "run"]

@@ -27,7 +27,7 @@ import tempfile
 import threading
 import unicodedata
 from collections import Counter, defaultdict
-from collections.abc import Callable, Collection, Hashable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any, TypeVar, cast
@@ -157,12 +157,12 @@ def _average_length(query: Any, searcher: Any, address: Any) -> float | None:
 
 
 @dataclass
-class _FileCounts:
-    """What the file side counts over the whole index, kept while the index and its buffer stay the same."""
+class _IndexCounts:
+    """Document counts over tantivy's committed chunks, kept until the next commit."""
 
-    key: Hashable  # the index's generation, the documents and the ids its buffered writes touch
-    totals: tuple[int, int] | None = None  # files and chunks
-    files_with: dict[str, int] = field(default_factory=dict)  # term -> files holding it
+    generation: tuple[int, int] | None
+    totals: tuple[int, int] | None = None  # documents and chunks
+    holding: dict[str, int] = field(default_factory=dict)  # term -> documents holding it
 
 
 REBUILD_HINT = "`rag-index verify --repair` or the next `rag-index index` rebuilds it from the collection"
@@ -207,7 +207,7 @@ class LexicalIndex:
         self._index: Any = None
         self._lock = threading.RLock()
         self._buffer = WriteBuffer(self.path / "buffer.sqlite3")
-        self._file_counts = _FileCounts(None)
+        self._index_counts = _IndexCounts(None)
 
     @property
     def label(self) -> str:
@@ -517,27 +517,36 @@ class LexicalIndex:
         lengths: Counter[str] = Counter()
         holding: dict[str, Counter[str]] = defaultdict(Counter)
         if searcher is not None:
-            per_file = {"terms": {"field": "document", "size": len(sources)}}
-            # One pass: the chunks of each file, and of each file those holding each term (a filter per term;
-            # the terms are \w runs, safe in a quoted query string).
-            aggregations: dict[str, Any] = {"files": per_file}
-            for i, term in enumerate(terms):
-                aggregations[f"term{i}"] = {"filter": f'terms:"{term}"', "aggs": {"files": per_file}}
-            found = searcher.aggregate(self._scope(sources, True, buffered), aggregations)
-
-            def counts(result: dict[str, Any]) -> dict[str, int]:
-                return {bucket["key"]: int(bucket["doc_count"]) for bucket in result["files"]["buckets"]}
-
-            lengths.update(counts(found))
-            for i, term in enumerate(terms):
-                for source, count in counts(found[f"term{i}"]).items():
-                    holding[source][term] += count
+            lengths, holding = self._by_document(searcher, self._scope(sources, buffered), terms, sources)
         asked = set(terms)
         for write in buffered.values():
             of = write.document
             if not write.deleted and of is not None and of in sources:
                 lengths[of] += 1
                 holding[of].update(asked.intersection((write.terms or "").split()))
+        return lengths, holding
+
+    def _by_document(
+        self, searcher: Any, scope: Any, terms: list[str], documents: Collection[str]
+    ) -> tuple[Counter[str], dict[str, Counter[str]]]:
+        """tantivy's chunks in scope, per document (of at most len(documents)): how many, and how many
+        hold each term; one aggregation pass (a filter per term; the terms are \\w runs, safe in a quoted
+        query string)."""
+        lengths: Counter[str] = Counter()
+        holding: dict[str, Counter[str]] = defaultdict(Counter)
+        per_document = {"terms": {"field": "document", "size": max(len(documents), 1)}}
+        aggregations: dict[str, Any] = {"files": per_document}
+        for i, term in enumerate(terms):
+            aggregations[f"term{i}"] = {"filter": f'terms:"{term}"', "aggs": {"files": per_document}}
+        found = searcher.aggregate(scope, aggregations)
+
+        def counts(result: dict[str, Any]) -> dict[str, int]:
+            return {bucket["key"]: int(bucket["doc_count"]) for bucket in result["files"]["buckets"]}
+
+        lengths.update(counts(found))
+        for i, term in enumerate(terms):
+            for document, count in counts(found[f"term{i}"]).items():
+                holding[document][term] += count
         return lengths, holding
 
     def _other_files(
@@ -548,33 +557,79 @@ class LexicalIndex:
         buffered: dict[str, Write],
         generation: tuple[int, int],
     ) -> tuple[int, int, Counter[str]]:
-        """The documents of tantivy other than sources: how many, their chunks, and how many hold each term.
+        """The documents of tantivy other than sources: how many, their chunks, and how many hold each term;
+        less the chunks buffered writes replace.
 
-        Counted distinct by tantivy's cardinality aggregation (HyperLogLog: exact for small counts, within
-        about 1 % for large ones). They are kept until the index or the buffered writes change (what they
-        count depends on both), so a query counts only the terms no query asked before: a store of agent
-        memories, whose buffer is rarely empty, would otherwise count the whole index on every query.
+        The whole index is counted by tantivy's cardinality aggregation (HyperLogLog: exact for small
+        counts, within about 1 % for large ones) once per commit and per term, and kept; what the buffer
+        supersedes is counted exactly and taken off. A store of agent memories, whose buffer changes with
+        every write, so counts only the few documents its writes touch, not the whole index per query.
         """
         freq: Counter[str] = Counter()
         if searcher is None:
             return 0, 0, freq
-        key = (generation, frozenset(sources), frozenset(buffered))
-        if self._file_counts.key != key or len(self._file_counts.files_with) > 100_000:
-            self._file_counts = _FileCounts(key)
-        cache = self._file_counts
+        if self._index_counts.generation != generation or len(self._index_counts.holding) > 100_000:
+            self._index_counts = _IndexCounts(generation)
+        kept = self._index_counts
         distinct = {"cardinality": {"field": "document"}}
-        if cache.totals is None:
+        if kept.totals is None:
             aggregations = {"files": distinct, "chunks": {"value_count": {"field": "document"}}}
-            found = searcher.aggregate(self._scope(sources, False, buffered), aggregations)
-            cache.totals = round(found["files"]["value"]), round(found["chunks"]["value"])
+            found = searcher.aggregate(self._all(), aggregations)
+            kept.totals = round(found["files"]["value"]), round(found["chunks"]["value"])
         for term in terms:
-            if term not in cache.files_with:
-                # Only the chunks holding the term are visited (its postings), not every chunk of the index
-                # with a filter per term, as before: that pass grew with the index (docs/benchmarks/scale.md).
-                found = searcher.aggregate(self._scope(sources, False, buffered, term), {"files": distinct})
-                cache.files_with[term] = round(found["files"]["value"])
-        freq.update({term: cache.files_with[term] for term in terms})
-        return (*cache.totals, freq)
+            if term not in kept.holding:
+                # Only the chunks holding the term are visited (its postings), not every chunk of the index.
+                found = searcher.aggregate(self._all(term), {"files": distinct})
+                kept.holding[term] = round(found["files"]["value"])
+        files, chunks = kept.totals
+        freq.update({term: kept.holding[term] for term in terms})
+        if sources or buffered:
+            gone_files, gone_chunks, gone_holding = self._superseded(searcher, terms, sources, buffered)
+            files, chunks = files - gone_files, chunks - gone_chunks
+            freq.subtract(gone_holding)
+        return files, chunks, freq
+
+    def _superseded(
+        self, searcher: Any, terms: list[str], sources: set[str], buffered: dict[str, Write]
+    ) -> tuple[int, int, Counter[str]]:
+        """What tantivy's counts lose when the chunks of sources and those with buffered ids are left out:
+        documents left with no chunk, chunks, and per term the documents left with no chunk holding it."""
+        import tantivy
+
+        schema = self._open().schema
+        # Documents with a buffered id among their chunks though no buffered write names them (a deletion).
+        partial: set[str] = set()
+        if buffered:
+            replaced = tantivy.Query.term_set_query(schema, "id", sorted(buffered))
+            scope = tantivy.Query.boolean_query(
+                [
+                    (tantivy.Occur.Must, replaced),
+                    (
+                        tantivy.Occur.MustNot,
+                        tantivy.Query.term_set_query(schema, "document", sorted(sources)),
+                    ),
+                ]
+            )
+            partial = set(self._by_document(searcher, scope, [], buffered)[0])
+        affected = sources | partial
+        whole, whole_holding = self._by_document(searcher, self._scope(affected, {}), terms, affected)
+        left: Counter[str] = Counter()
+        left_holding: dict[str, Counter[str]] = defaultdict(Counter)
+        if partial:
+            left, left_holding = self._by_document(searcher, self._scope(partial, buffered), terms, partial)
+        gone_holding: Counter[str] = Counter()
+        for document, held in whole_holding.items():
+            gone_holding.update(t for t in held if not left_holding[document][t])
+        gone_files = sum(1 for document in whole if whole[document] and not left[document])
+        return gone_files, sum(whole.values()) - sum(left.values()), gone_holding
+
+    def _all(self, term: str | None = None) -> Any:
+        """Every chunk of tantivy, or those holding term."""
+        import tantivy
+
+        if term is None:
+            return tantivy.Query.all_query()
+        return tantivy.Query.term_query(self._open().schema, "terms", term)
 
     def _generation(self) -> tuple[int, int]:
         """Which state the index is in: tantivy replaces its meta.json at every commit."""
@@ -584,21 +639,13 @@ class LexicalIndex:
             return (-1, -1)
         return (meta.st_ino, meta.st_mtime_ns)
 
-    def _scope(
-        self, sources: set[str], inside: bool, buffered: dict[str, Write], term: str | None = None
-    ) -> Any:
-        """tantivy's chunks of sources (inside) or of all others (those holding term, if given), less
-        those buffered writes replace."""
+    def _scope(self, sources: set[str], buffered: dict[str, Write]) -> Any:
+        """tantivy's chunks of sources, less those buffered writes replace."""
         import tantivy
 
         schema = self._open().schema
         of_sources = tantivy.Query.term_set_query(schema, "document", sorted(sources))
-        clauses = [(tantivy.Occur.Must if inside else tantivy.Occur.MustNot, of_sources)]
-        if not inside:
-            every = (
-                tantivy.Query.all_query() if term is None else tantivy.Query.term_query(schema, "terms", term)
-            )
-            clauses.append((tantivy.Occur.Must, every))
+        clauses = [(tantivy.Occur.Must, of_sources)]
         if buffered:  # buffered writes supersede the indexed chunks with their ids
             replaced = tantivy.Query.term_set_query(schema, "id", sorted(buffered))
             clauses.append((tantivy.Occur.MustNot, replaced))
