@@ -583,7 +583,7 @@ class LexicalIndex:
                 kept.holding[term] = round(found["files"]["value"])
         files, chunks = kept.totals
         freq.update({term: kept.holding[term] for term in terms})
-        if sources or buffered:
+        if buffered:  # sources are the documents buffered writes name: none without them
             gone_files, gone_chunks, gone_holding = self._superseded(searcher, terms, sources, buffered)
             files, chunks = files - gone_files, chunks - gone_chunks
             freq.subtract(gone_holding)
@@ -598,19 +598,10 @@ class LexicalIndex:
 
         schema = self._open().schema
         # Documents with a buffered id among their chunks though no buffered write names them (a deletion).
-        partial: set[str] = set()
-        if buffered:
-            replaced = tantivy.Query.term_set_query(schema, "id", sorted(buffered))
-            scope = tantivy.Query.boolean_query(
-                [
-                    (tantivy.Occur.Must, replaced),
-                    (
-                        tantivy.Occur.MustNot,
-                        tantivy.Query.term_set_query(schema, "document", sorted(sources)),
-                    ),
-                ]
-            )
-            partial = set(self._by_document(searcher, scope, [], buffered)[0])
+        replaced = tantivy.Query.term_set_query(schema, "id", sorted(buffered))
+        named = tantivy.Query.term_set_query(schema, "document", sorted(sources))
+        scope = tantivy.Query.boolean_query([(tantivy.Occur.Must, replaced), (tantivy.Occur.MustNot, named)])
+        partial = set(self._by_document(searcher, scope, [], buffered)[0])
         affected = sources | partial
         whole, whole_holding = self._by_document(searcher, self._scope(affected, {}), terms, affected)
         left: Counter[str] = Counter()
