@@ -242,6 +242,9 @@ def main() -> None:
                 flush=True,
             )
             print_table(rows[-1:])
+            # what a run cut short leaves: `--report WORK/partial.json` reports the sizes measured so far
+            partial = json.dumps({"sizes": rows, "machine": info})
+            (args.work / "partial.json").write_text(partial + "\n", encoding="utf-8")
     finally:
         if not args.keep:
             for leftover in ("files", "store"):
