@@ -83,7 +83,7 @@ def main() -> None:
     # The test split, read only now.
     test = load_dataset(scifact, "test")
     embedder = build_embedder(config.embedder.model_copy(update={"pooling": "mean", "graph_pooling": False}))
-    texts, stored, unit_docs = units(test, config, embedder, True)
+    texts, stored, unit_docs, _ = units(test, config, embedder, True)
     unit_tokens, _ = token_vectors(embedder, texts, cache, "documents", progress=False)
     query_ids = [q for q, judged in test.qrels.items() if any(g > 0 for g in judged.values())]
     started = time.perf_counter()

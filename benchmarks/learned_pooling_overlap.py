@@ -38,7 +38,7 @@ def main() -> None:
     train, test = load_dataset(scifact, "train"), load_dataset(scifact, "test")
     cited = {doc for judged in train.qrels.values() for doc, grade in judged.items() if grade > 0}
     embedder = build_embedder(config.embedder.model_copy(update={"pooling": "mean", "graph_pooling": False}))
-    texts, _, unit_docs = units(test, config, embedder, True)
+    texts, _, unit_docs, _ = units(test, config, embedder, True)
     cache = store / "token-cache"
     unit_tokens, _ = token_vectors(embedder, texts, cache, "documents", progress=False)
     query_ids = [q for q, judged in test.qrels.items() if any(g > 0 for g in judged.values())]

@@ -52,6 +52,7 @@ def build_chunker(config: ChunkingConfig, embedder: Embedder) -> Chunker:
         embedder,
         embedder.max_content_tokens,
         file_names=config.file_names,
+        headers=config.headers,
     )
 
 

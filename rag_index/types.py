@@ -9,6 +9,8 @@ from typing import Any, Protocol
 
 import numpy as np
 
+HEADER_SEPARATOR = " > "  # between the headings of a header_path: "Guide > Install > Linux"
+
 
 def stable_id(*parts: object) -> str:
     """A deterministic id from parts (content addressing keeps re-runs idempotent)."""

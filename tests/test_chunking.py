@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 
 from rag_index.chunking import STRATEGIES, UNITS, make_chunker
 from rag_index.chunking.chunkers import FILE_NAME_CHARS
+from rag_index.chunking.headers import HEADER_CHARS, header_paths, shortened
 from rag_index.types import Chunk, Document, Tokenizer, stable_id
 
 SCIFACT = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "scifact" / "corpus.jsonl"
@@ -130,6 +131,7 @@ def check_invariants(
 ) -> None:
     text = document.text
     units = unit_counter(text, unit, tokenizer)
+    path_at = header_paths(document, markdown=strategy == "markdown")
     for index, chunk in enumerate(chunks):
         assert text[chunk.start : chunk.end] == chunk.text
         assert chunk.text.strip() == chunk.text != ""
@@ -140,7 +142,7 @@ def check_invariants(
         assert chunk.doc_id == document.id
         assert chunk.metadata["start"] == chunk.start and chunk.metadata["end"] == chunk.end
         assert chunk.metadata["chunk_index"] == index
-        assert ("header_path" in chunk.metadata) == (strategy == "markdown")
+        assert chunk.metadata.get("header_path", "") == path_at(chunk.start)  # absent, not empty, if none
     assert len({chunk.id for chunk in chunks}) == len(chunks)
     # No text dropped: between consecutive chunks (sorted by start) there is only whitespace.
     covered = 0
@@ -342,7 +344,7 @@ def test_markdown_sections_and_header_paths() -> None:
         "### Linux\nUse apt.\n## Use\nRun it.\n# Appendix\nMore."
     )
     chunks = make_chunker("markdown", 200, 10, "characters", None, None).split(Document(id="d", text=text))
-    assert [(chunk.text, chunk.metadata["header_path"]) for chunk in chunks] == [
+    assert [(chunk.text, chunk.metadata.get("header_path", "")) for chunk in chunks] == [
         ("Preamble.", ""),
         ("# Guide\nIntro.", "Guide"),
         ("## Install #\n```\n# not a header\n```", "Guide > Install"),
@@ -387,3 +389,67 @@ def test_a_long_file_name_is_cut() -> None:
     chunker = make_chunker("recursive", 50, 0, "characters", None, None, file_names=True)
     [chunk] = chunker.split(Document(id="d", text="Body.", metadata={"source": "x" * 300 + ".txt"}))
     assert chunker.embedding_text(chunk) == "x" * FILE_NAME_CHARS + "\nBody."
+
+
+# --- heading paths ------------------------------------------------------------------------------------------
+
+GUIDE = (
+    "Preamble.\n\n# Guide\n\nIntro.\n\n## Install\n\n```\n# not a header\n```\n\nUse apt.\n\n"
+    "# Appendix\n\nMore."
+)
+
+
+@pytest.mark.parametrize("strategy", STRATEGIES)
+def test_every_strategy_gives_the_headings_above_the_chunk_start(strategy: str) -> None:
+    document = Document(id="d", text=GUIDE, metadata={"source": "guide.md", "format": "md"})
+    chunks = make_chunker(strategy, 12, 0, "characters", None, None).split(document)
+    headings = {"# Guide": "Guide", "## Install": "Guide > Install", "# Appendix": "Appendix"}
+    at = [(GUIDE.index(line), path) for line, path in headings.items()]
+    for chunk in chunks:
+        above = [path for offset, path in at if offset <= chunk.start]
+        assert chunk.metadata.get("header_path") == (above[-1] if above else None), chunk
+    assert {c.metadata.get("header_path") for c in chunks} == {None, "Guide", "Guide > Install", "Appendix"}
+
+
+def test_plain_text_is_not_read_for_headings_and_a_page_keeps_its_own_path() -> None:
+    text = "# comment\nvalue = 1"
+    plain = Document(id="t", text=text, metadata={"format": "txt"})
+    page = Document(id="p", text="Body text.", metadata={"format": "pdf", "header_path": "Part I > Item 2"})
+    chunker = make_chunker("recursive", 200, 0, "characters", None, None)
+    assert "header_path" not in chunker.split(plain)[0].metadata
+    assert chunker.split(page)[0].metadata["header_path"] == "Part I > Item 2"
+    # The markdown strategy reads any text for headings, as before.
+    markdown = make_chunker("markdown", 200, 0, "characters", None, None)
+    assert markdown.split(plain)[0].metadata["header_path"] == "comment"
+
+
+def test_a_markdown_heading_inside_a_page_takes_over_from_the_page_path() -> None:
+    text = "Before.\n\n# Inside\n\nAfter."
+    page = Document(id="p", text=text, metadata={"format": "md", "header_path": "Outer"})
+    chunks = make_chunker("recursive", 10, 0, "characters", None, None).split(page)
+    assert [(c.text, c.metadata["header_path"]) for c in chunks] == [
+        ("Before.", "Outer"),
+        ("# Inside", "Inside"),
+        ("After.", "Inside"),
+    ]
+
+
+def test_embedding_text_puts_the_heading_path_after_the_file_name_when_asked() -> None:
+    document = Document(id="d", text=GUIDE, metadata={"source": "docs/guide.md", "format": "md"})
+    both = make_chunker("recursive", 12, 0, "characters", None, None, file_names=True, headers=True)
+    headers = make_chunker("recursive", 12, 0, "characters", None, None, headers=True)
+    names = make_chunker("recursive", 12, 0, "characters", None, None, file_names=True)
+    chunk = next(c for c in both.split(document) if c.text == "Use apt.")
+    assert both.embedding_text(chunk) == "guide\nGuide > Install\nUse apt."
+    assert headers.embedding_text(chunk) == "Guide > Install\nUse apt."
+    assert names.embedding_text(chunk) == "guide\nUse apt."
+    first = both.split(document)[0]  # above every heading: no line for it
+    assert both.embedding_text(first) == f"guide\n{first.text}"
+    assert both.settings != names.settings  # toggling it re-embeds an index
+    assert [c.text for c in both.split(document)] == [c.text for c in names.split(document)]
+
+
+def test_a_long_heading_path_drops_its_outer_headings_first() -> None:
+    assert shortened("Part I > Item 2 > Liquidity", 20) == "Item 2 > Liquidity"
+    assert shortened("A > " + "x" * 200) == "x" * HEADER_CHARS  # the innermost alone is cut
+    assert shortened("Short > Path") == "Short > Path"

@@ -56,11 +56,19 @@ def index(
     size: int = 30,
     loader: LoaderConfig | None = None,
     file_names: bool = False,
+    headers: bool = False,
     **kwargs: Any,
 ) -> IndexReport:
     embedder = embedder or FakeEmbedder()
     chunker = make_chunker(
-        "recursive", size, 5, "tokens", embedder, embedder.max_content_tokens, file_names=file_names
+        "recursive",
+        size,
+        5,
+        "tokens",
+        embedder,
+        embedder.max_content_tokens,
+        file_names=file_names,
+        headers=headers,
     )
     store = ChromaStore(str(store_path), "docs")
     return index_folder(
@@ -184,6 +192,25 @@ def test_turning_file_names_on_embeds_every_file_again(folder: Path, tmp_path: P
     report = index(folder, store_path, embedder, file_names=True)
     assert (report.files_indexed, report.files_unchanged) == (3, 0)
     assert report.chunks_embedded == embedder.calls == report.chunks_written  # no vector reused
+
+
+def test_turning_headers_on_re_embeds_the_chunks_under_a_heading_and_then_nothing(
+    folder: Path, tmp_path: Path
+) -> None:
+    store_path = tmp_path / "store"
+    index(folder, store_path)
+    before = contents(store_path)
+    embedder = CountingEmbedder()
+    report = index(folder, store_path, embedder, headers=True)
+    # Every file is chunked again; only b.md's chunks, under "# Bees", embed another text.
+    assert (report.files_indexed, report.files_unchanged) == (3, 0)
+    bees = [text for source, text in contents(store_path).values() if source == "b.md"]
+    assert report.chunks_embedded == embedder.calls == len(bees) > 0
+    assert all(text.startswith("Bees\n") for text in embedder.texts)
+    assert contents(store_path) == before  # the same chunks and stored texts
+    again = CountingEmbedder()
+    report = index(folder, store_path, again, headers=True)
+    assert (report.files_indexed, report.files_unchanged, report.chunks_embedded, again.calls) == (0, 3, 0, 0)
 
 
 def test_unreadable_files_are_remembered_and_listed_again(

@@ -299,6 +299,19 @@ def test_file_name_words_are_indexed_unless_turned_off(tmp_path: Path) -> None:
     assert on.settings != off.settings  # turning it off rebuilds the index
 
 
+def test_heading_path_words_are_indexed_when_turned_on(tmp_path: Path) -> None:
+    meta = {"source": "notes.md", "header_path": "Maintenance > Descaling"}
+    under = {"x": ("Use citric acid monthly.", meta)}
+    on = LexicalIndex(tmp_path / "on", LexicalConfig(headers=True))
+    off = LexicalIndex(tmp_path / "off", LexicalConfig())
+    for index in (on, off):
+        index.upsert(chunks(under))
+    assert ranked(on, "descaling") == ["x"] and ranked(off, "descaling") == []
+    assert on.search(Query("descaling"), 1)[0].text == "Use citric acid monthly."  # the text is unchanged
+    assert ranked(on, "notes") == ["x"]  # beside the file name's words
+    assert on.settings != off.settings  # toggling it rebuilds the index from the stored texts
+
+
 def corpus(n: int, topic: str) -> dict[str, tuple[str, dict]]:
     words = "grinder burrs kettle harbour revenue quarter brush steel coffee river".split()
     return {

@@ -13,8 +13,10 @@ from pathlib import Path
 import pypdf
 import pytest
 
+from rag_index.chunking import make_chunker
 from rag_index.loaders import FORMATS, PDF_BACKENDS, LoadError, LoadOptions, iter_files, load_file
 from rag_index.loaders import pdf as pdf_module
+from rag_index.loaders.outline import OutlineEntry, page_paths
 from rag_index.loaders.pdf import clean_page_text
 from rag_index.loaders.walk import glob_to_regex
 from rag_index.types import content_hash, stable_id
@@ -246,9 +248,23 @@ def test_html_keeps_visible_text_with_block_breaks(tmp_path: Path) -> None:
     assert doc.metadata["format"] == "html"
     assert doc.metadata["title"] == "Release notes"
     assert doc.text == (
-        "Release notes\n\nVersion 2\n\nFirst paragraph with boldtext and a link & an entity.\n\n"
+        "Release notes\n\n# Version 2\n\nFirst paragraph with boldtext and a link & an entity.\n\n"
         "Block\n\nnested\n\ntail\n\none\ntwo\n\nk v\na 1\n\n  keep\n    spacing\n\nline\nbreak"
     )
+
+
+def test_html_headings_become_markdown_headers_and_header_paths(tmp_path: Path) -> None:
+    page = (
+        "<h1>Guide <em>one</em></h1><p>Intro.</p><pre># a shell comment\n```</pre><h2></h2>"
+        "<p># not a heading</p><h3>Deep</h3><p>Body.</p>"
+    )
+    [doc] = load_file(write(tmp_path / "guide.html", page), tmp_path)
+    assert doc.text == (
+        "# Guide one\n\nIntro.\n\n\\# a shell comment\n\\```\n\n\\# not a heading\n\n### Deep\n\nBody."
+    )
+    chunks = make_chunker("recursive", 10, 0, "characters").split(doc)
+    assert {c.text: c.metadata.get("header_path") for c in chunks}["Body."] == "Guide one > Deep"
+    assert {c.metadata.get("header_path") for c in chunks} == {"Guide one", "Guide one > Deep"}
 
 
 def test_html_without_title_has_no_title_metadata(tmp_path: Path) -> None:
@@ -344,6 +360,55 @@ def test_pdf_pages_without_text_are_skipped_but_numbering_is_kept(tmp_path: Path
     )
     assert [doc.metadata["page"] for doc in docs] == [1, 3]
     assert "E7" in docs[1].text
+
+
+def test_outline_page_paths_take_the_nearest_entry_at_or_before_each_page() -> None:
+    entries = [
+        OutlineEntry(0, "Part I", 2),
+        OutlineEntry(1, "Item 1", 2),
+        OutlineEntry(1, " Item\n2 ", 4),  # whitespace collapsed
+        OutlineEntry(2, "Liquidity", None),  # no page: only an ancestor's title for entries below it
+        OutlineEntry(3, "Cash", 5),
+        OutlineEntry(0, "Part II", 9),  # past the last page
+    ]
+    assert page_paths(entries, 6) == [
+        "",
+        "Part I > Item 1",
+        "Part I > Item 1",
+        "Part I > Item 2",
+        "Part I > Item 2 > Liquidity > Cash",
+        "Part I > Item 2 > Liquidity > Cash",
+    ]
+    assert page_paths([], 2) == ["", ""]
+
+
+@pytest.mark.parametrize("backend", PDF_BACKENDS)
+def test_pdf_outline_entries_give_each_page_its_header_path(tmp_path: Path, backend: str) -> None:
+    writer = pypdf.PdfWriter(clone_from=HANDBOOK)
+    setup = writer.add_outline_item("Setup", 1)  # pypdf counts pages from 0: this is page 2
+    writer.add_outline_item("Grinding", 1, parent=setup)
+    writer.add_outline_item("Care", 3)
+    path = write(tmp_path / "outlined.pdf", pdf_bytes(writer))
+    docs = load_file(path, tmp_path, LoadOptions(pdf_backend=backend))
+    assert [doc.metadata.get("header_path") for doc in docs] == [
+        None,
+        "Setup > Grinding",
+        "Setup > Grinding",
+        "Care",
+    ]
+    chunks = make_chunker("recursive", 200, 0, "characters").split(docs[1])
+    assert {chunk.metadata["header_path"] for chunk in chunks} == {"Setup > Grinding"}
+
+
+def test_a_damaged_outline_leaves_pages_without_header_paths(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(pdf: object) -> list[OutlineEntry]:
+        raise KeyError("/Dest")
+
+    monkeypatch.setattr(pdf_module, "pdfium_outline", broken)
+    docs = load_file(HANDBOOK, DATA)
+    assert len(docs) == 4 and not any("header_path" in doc.metadata for doc in docs)
 
 
 def encrypted_handbook(user_password: str) -> bytes:

@@ -118,6 +118,14 @@ def test_docx_with_the_markdown_chunker_gets_header_paths(manual: Path) -> None:
     assert table_chunk.metadata["header_path"] == "Cleaning > Burr care"
 
 
+def test_docx_headings_give_header_paths_with_the_default_chunker(manual: Path) -> None:
+    [document] = load_file(manual, manual.parent)
+    chunks = make_chunker("recursive", 60, 0, "characters").split(document)
+    table_chunk = next(chunk for chunk in chunks if "Burrs | 2 weeks" in chunk.text)
+    assert table_chunk.metadata["header_path"] == "Cleaning > Burr care"
+    assert chunks[-1].metadata["header_path"] == "Descaling"
+
+
 def test_docx_headers_and_footers_only_when_asked(manual: Path) -> None:
     assert "Marrowby Instruments - internal" not in load_text(manual)
     text = load_text(manual, docx_headers_footers=True)
@@ -301,6 +309,12 @@ def test_pptx_slide_title_gives_the_header_path(deck: Path) -> None:
     chunks = make_chunker("markdown", 400, 0, "characters").split(docs[1])
     assert [chunk.metadata["header_path"] for chunk in chunks] == ["Prices"]
     assert chunks[0].metadata["page"] == 3
+
+
+def test_pptx_slide_title_gives_the_header_path_with_the_default_chunker(deck: Path) -> None:
+    docs = load_file(deck, deck.parent)
+    chunks = [c for doc in docs for c in make_chunker("recursive", 400, 0, "characters").split(doc)]
+    assert [chunk.metadata["header_path"] for chunk in chunks] == ["Cold brew basics", "Prices"]
 
 
 def test_pptx_without_slides_or_text_is_skipped(tmp_path: Path) -> None:

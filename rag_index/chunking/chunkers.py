@@ -11,7 +11,9 @@ word alone is over ``size``, or in the ``token`` strategy), the chunk alone can 
 which sees the chunk alone, counts at most ``size`` tokens too.
 
 ``markdown`` chunks stay inside one section (an ATX header line and the text up to the next header; the
-header line stays in the chunk text) and carry ``header_path`` ("H1 > H2 > H3") in their metadata.
+header line stays in the chunk text). Chunks of every strategy carry ``header_path`` ("H1 > H2 > H3", the
+headings in force where the chunk starts; see rag_index/chunking/headers.py) in their metadata when they
+sit under a heading.
 
 What ``overlap`` means, per strategy (always counted in ``unit``, on the stripped shared span):
 
@@ -37,6 +39,7 @@ from typing import Any, Protocol
 
 from pydantic import Field, field_validator, model_validator
 
+from rag_index.chunking.headers import header_paths, markdown_sections, shortened
 from rag_index.settings import Section, one_of, validated
 from rag_index.types import Chunk, Document, Tokenizer, stable_id
 
@@ -55,9 +58,6 @@ _WORD = re.compile(r"\s+")
 _RECURSIVE = (_PARAGRAPH, _LINE, _SENTENCE, _WORD)
 # A blank line ends a sentence too, so a title is not glued to the first sentence below it.
 _SENTENCE_OR_PARAGRAPH = re.compile(f"{_PARAGRAPH.pattern}|{_SENTENCE.pattern}")
-_ATX_HEADER = re.compile(r" {0,3}(#{1,6})(?:[ \t]+(.*))?")
-_CLOSING_HASHES = re.compile(r"(?:^|[ \t]+)#+[ \t]*$")
-_FENCE = re.compile(r" {0,3}(`{3,}|~{3,})")
 
 
 def _ends_word(char: str) -> bool:
@@ -191,59 +191,28 @@ class _Text:
         return chunks
 
 
-Spans = list[tuple[Span, dict[str, Any]]]  # chunk spans with metadata of their own
+def _recursive(t: _Text) -> list[Span]:
+    return t.merge(t.split(*t.strip(0, len(t.text)), _RECURSIVE))
 
 
-def _recursive(t: _Text) -> Spans:
-    return [(span, {}) for span in t.merge(t.split(*t.strip(0, len(t.text)), _RECURSIVE))]
-
-
-def _sentence(t: _Text) -> Spans:
+def _sentence(t: _Text) -> list[Span]:
     sentences = t.cut(*t.strip(0, len(t.text)), _SENTENCE_OR_PARAGRAPH)
-    pieces = [piece for x, y in sentences for piece in t.split(x, y, (_LINE, _WORD))]
-    return [(span, {}) for span in t.merge(pieces)]
+    return t.merge([piece for x, y in sentences for piece in t.split(x, y, (_LINE, _WORD))])
 
 
-def _token(t: _Text) -> Spans:
-    return [(span, {}) for span in t.windows(0, len(t.text), t.overlap)]
+def _token(t: _Text) -> list[Span]:
+    return t.windows(0, len(t.text), t.overlap)
 
 
-def _markdown_sections(text: str) -> list[tuple[int, int, str]]:
-    """(start, end, header path) of each section; a section starts at its ATX header line."""
-    sections: list[tuple[int, str]] = [(0, "")]
-    path: list[tuple[int, str]] = []
-    fence, pos = "", 0
-    for line in text.split("\n"):  # not splitlines(): a form feed or U+2028 does not end a markdown line
-        content = line.rstrip()
-        opening = _FENCE.match(content)
-        header = _ATX_HEADER.fullmatch(content)
-        if fence:  # '#' inside a fenced code block is code (a comment, a shell prompt), not a header
-            marker = opening.group(1) if opening else ""
-            if marker[:1] == fence[0] and len(marker) >= len(fence) and content.strip() == marker:
-                fence = ""
-        elif opening:
-            fence = opening.group(1)
-        elif header:
-            level = len(header.group(1))
-            path = [(lvl, title) for lvl, title in path if lvl < level]
-            path.append((level, _CLOSING_HASHES.sub("", header.group(2) or "").strip()))
-            if sections[-1][0] == pos:
-                sections.pop()
-            sections.append((pos, " > ".join(title for _, title in path)))
-        pos += len(line) + 1
-    ends = [start for start, _ in sections[1:]] + [len(text)]
-    return [(start, end, header_path) for (start, header_path), end in zip(sections, ends, strict=True)]
-
-
-def _markdown(t: _Text) -> Spans:
+def _markdown(t: _Text) -> list[Span]:
     return [
-        (span, {"header_path": header_path})
-        for start, end, header_path in _markdown_sections(t.text)
+        span
+        for start, end, _ in markdown_sections(t.text)
         for span in t.merge(t.split(*t.strip(start, end), _RECURSIVE))
     ]
 
 
-_STRATEGIES: dict[str, Callable[[_Text], Spans]] = {
+_STRATEGIES: dict[str, Callable[[_Text], list[Span]]] = {
     "markdown": _markdown,
     "recursive": _recursive,
     "sentence": _sentence,
@@ -282,6 +251,14 @@ class ChunkingConfig(Section):
         description="Embed each chunk after its file's name without the extension (first 48 characters); "
         "the chunk text stored and returned stays as it is.",
     )
+    # A section's chunks rarely repeat its heading ("Burr care", "Item 2. Risk Factors"), which says what
+    # they are about.
+    headers: bool = Field(
+        default=False,
+        description="Embed each chunk after its heading path (its header_path metadata: Markdown, HTML and "
+        "Word headings, slide titles, PDF outline entries; at most 96 characters, outer headings dropped "
+        "first), after the file's name; the chunk text stored and returned stays as it is.",
+    )
 
     @field_validator("strategy")
     @classmethod
@@ -310,6 +287,7 @@ class StrategyChunker:
     unit: str
     tokenizer: Tokenizer | None
     file_names: bool = False
+    headers: bool = False
 
     @property
     def settings(self) -> dict[str, Any]:
@@ -320,30 +298,36 @@ class StrategyChunker:
             "overlap": self.overlap,
             "unit": self.unit,
             "file_names": self.file_names,
+            "headers": self.headers,
         }
 
     def embedding_text(self, chunk: Chunk) -> str:
-        """The chunk's text, after (with file_names) its file's name without the extension.
+        """The chunk's text, after (with file_names) its file's name without the extension and (with
+        headers) its heading path, one line each.
 
         Before the text, where the model reads it as the subject (measured: after it helped half as much).
-        The name is cut to FILE_NAME_CHARS; a chunk that fills the model's input loses its last tokens to
-        the name, which the run reports as truncated.
+        The name is cut to FILE_NAME_CHARS and the path to HEADER_CHARS; a chunk that fills the model's
+        input loses its last tokens to them, which the run reports as truncated.
         """
-        source = chunk.metadata.get("source")
-        if not self.file_names or not source:
-            return chunk.text
-        return f"{PurePosixPath(str(source)).stem[:FILE_NAME_CHARS]}\n{chunk.text}"
+        source, path = chunk.metadata.get("source"), chunk.metadata.get("header_path")
+        lines = [PurePosixPath(str(source)).stem[:FILE_NAME_CHARS]] if self.file_names and source else []
+        lines += [shortened(str(path))] if self.headers and path else []
+        return "\n".join([*lines, chunk.text])
 
     def split(self, document: Document) -> list[Chunk]:
         """The chunks of document, in order of their start offset."""
         text = _Text(document.text, self.size, self.overlap, self.tokenizer)
+        path_at = header_paths(document, markdown=self.strategy == "markdown")
         chunks: list[Chunk] = []
-        for span, extra in _STRATEGIES[self.strategy](text):
+        for span in _STRATEGIES[self.strategy](text):
             start, end = text.strip(*span)
             # Trimming whitespace can leave a character window blank, or inside the window before it.
             if start >= end or (chunks and end <= chunks[-1].end):
                 continue
-            metadata = {**document.metadata, "start": start, "end": end, "chunk_index": len(chunks), **extra}
+            metadata = {**document.metadata, "start": start, "end": end, "chunk_index": len(chunks)}
+            metadata.pop("header_path", None)
+            if path := path_at(start):
+                metadata["header_path"] = path
             chunk_id = stable_id(document.id, start, end)
             chunks.append(Chunk(chunk_id, document.id, document.text[start:end], start, end, metadata))
         return chunks
@@ -358,13 +342,16 @@ def make_chunker(
     max_tokens: int | None = None,
     *,
     file_names: bool = False,
+    headers: bool = False,
 ) -> Chunker:
     """A chunker for a registered strategy, checked here so a bad config fails before any file is read.
 
     With unit="tokens", tokenizer must be the embedder's and size at most max_tokens (the tokens the
     embedder keeps of one chunk: its max_length less special tokens); max_tokens is unused for characters.
     """
-    settings = dict(strategy=strategy, size=size, overlap=overlap, unit=unit, file_names=file_names)
+    settings = dict(
+        strategy=strategy, size=size, overlap=overlap, unit=unit, file_names=file_names, headers=headers
+    )
     validated(ChunkingConfig, settings, "chunking.")  # the config's own rules and messages
     if unit == "tokens":
         if tokenizer is None:
@@ -375,4 +362,5 @@ def make_chunker(
                 f"(its max_length less special tokens and prefix); longer chunks would be truncated when "
                 f"embedded, so use a size of at most {max_tokens}"
             )
-    return StrategyChunker(strategy, size, overlap, unit, tokenizer if unit == "tokens" else None, file_names)
+    kept = tokenizer if unit == "tokens" else None
+    return StrategyChunker(strategy, size, overlap, unit, kept, file_names, headers)

@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -288,19 +288,21 @@ def index_units(
     unit_vectors: np.ndarray,
     unit_docs: Sequence[str],
     fingerprint: dict[str, Any],
+    unit_paths: Sequence[str] | None = None,
 ) -> None:
     """Write the units into store's (re)created collection, and into the (reset) lexical index if given.
 
     A collection already holding them (its name is a digest of everything that made them) is kept, and so
-    is its lexical index while its settings stay the same.
+    is its lexical index while its settings stay the same. unit_paths: each unit's heading path ("" none).
     """
+    paths = unit_paths or [""] * len(unit_texts)
     kept = store.stored_fingerprint() == fingerprint
     if kept:
         store.attach()
         kept = store.count() == len(unit_texts)
     chunks = [
-        Chunk(id=f"u{i}", doc_id=doc, text=text, start=0, end=len(text), metadata={"source": doc})
-        for i, (text, doc) in enumerate(zip(unit_texts, unit_docs, strict=True))
+        Chunk(f"u{i}", doc, text, 0, len(text), {"source": doc, **({"header_path": path} if path else {})})
+        for i, (text, doc, path) in enumerate(zip(unit_texts, unit_docs, paths, strict=True))
     ]
     if not kept:
         store.open(fingerprint, recreate=True)
@@ -354,27 +356,37 @@ def _judged(dataset: RetrievalDataset) -> list[str]:
     return [qid for qid, judged in dataset.qrels.items() if any(grade > 0 for grade in judged.values())]
 
 
-def units(
-    dataset: RetrievalDataset, config: Config, embedder: PoolingEmbedder, whole: bool
-) -> tuple[list[str], list[str], list[str]]:
-    """(texts to embed, texts as stored, document id of each): whole documents, or the configured chunks.
+class Units(NamedTuple):
+    """What an evaluation indexes, one entry per unit (a whole document or a chunk)."""
 
-    A chunk is embedded as an index run embeds it (with its file's name when chunking.file_names is on);
-    BM25 gets the stored text, as in an index run.
+    embedded: list[str]  # the texts to embed
+    stored: list[str]  # the texts as stored
+    docs: list[str]  # the document id of each
+    header_paths: list[str]  # the heading path of each ("" where none)
+
+
+def units(dataset: RetrievalDataset, config: Config, embedder: PoolingEmbedder, whole: bool) -> Units:
+    """Whole documents, or the configured chunks, as an index run would write them.
+
+    A chunk is embedded as an index run embeds it (with its file's name when chunking.file_names is on,
+    its heading path when chunking.headers is); BM25 gets the stored text and, by lexical.* as in an index
+    run, the file's name and the heading path.
     """
-    embedded: list[str] = []
-    stored: list[str] = []
-    docs: list[str] = []
+    made = Units([], [], [], [])
     chunker = None if whole else build_chunker(config.chunking, embedder)
     for document in dataset.documents():
         if chunker is None:
-            pieces = [(document.text, document.text)]
+            pieces = [(document.text, document.text, "")]
         else:
-            pieces = [(chunker.embedding_text(c), c.text) for c in chunker.split(document)]
-        embedded.extend(embedder.document_prefix + text for text, _ in pieces)
-        stored.extend(text for _, text in pieces)
-        docs.extend([document.metadata["eval_id"]] * len(pieces))
-    return embedded, stored, docs
+            pieces = [
+                (chunker.embedding_text(c), c.text, str(c.metadata.get("header_path", "")))
+                for c in chunker.split(document)
+            ]
+        made.embedded.extend(embedder.document_prefix + text for text, _, _ in pieces)
+        made.stored.extend(text for _, text, _ in pieces)
+        made.docs.extend([document.metadata["eval_id"]] * len(pieces))
+        made.header_paths.extend(path for _, _, path in pieces)
+    return made
 
 
 def _pooling_of(point: EvalPoint, embedder: PoolingEmbedder) -> str:
@@ -519,7 +531,7 @@ def _compute(
     widen: bool,
 ) -> dict[int, dict[str, Any]]:
     """One forward pass over units and queries for the points' poolings, then each point's search."""
-    texts, stored_texts, unit_docs = units(dataset, config, embedder, whole)
+    texts, stored_texts, unit_docs, unit_paths = units(dataset, config, embedder, whole)
     if not texts:
         raise EvalError(f"{dataset.name}: no text to embed")
     poolings = sorted({_pooling_of(p, embedder) for p in points})
@@ -573,7 +585,7 @@ def _compute(
                 path = collections / f"{collection}{LEXICAL_SUFFIX}"
                 lexical = LexicalIndex(path, config.lexical, filter_ids=store.ids_where)
             fingerprint = embedder.fingerprint_of(name)
-            index_units(store, lexical, stored_texts, unit_vectors[name], unit_docs, fingerprint)
+            index_units(store, lexical, stored_texts, unit_vectors[name], unit_docs, fingerprint, unit_paths)
             runs = {}
             for point in mine:
                 if _uses_lexical(point) and point.config.lexical != config.lexical:

@@ -9,7 +9,7 @@ from rag_index.loaders.base import FORMATS, LoadError, LoadOptions, file_digest,
 from rag_index.loaders.docx import docx_text
 from rag_index.loaders.html import html_to_text
 from rag_index.loaders.ocr import OCR_MODES, check_ocr_mode, ocr_engine_version
-from rag_index.loaders.pdf import PDF_BACKENDS, check_pdf_backend, pdf_pages
+from rag_index.loaders.pdf import PDF_BACKENDS, PdfPage, check_pdf_backend, pdf_pages
 from rag_index.loaders.pptx import pptx_slides
 from rag_index.loaders.text import decode_text
 from rag_index.loaders.walk import PathFilter, Scan, iter_files, scan_files
@@ -47,7 +47,7 @@ def load_file(path: Path, root: Path, options: LoadOptions | None = None) -> lis
     base: dict[str, Any] = {"source": source, "content_hash": content_hash(data), "format": fmt}
     if fmt == "pdf":
         return [
-            _document(page.text, {**base, "page": page.number, **({"ocr": True} if page.ocr else {})})
+            _document(page.text, {**base, "page": page.number, **_page_extras(page)})
             for page in pdf_pages(data, options)
         ]
     if fmt == "docx":
@@ -61,6 +61,13 @@ def load_file(path: Path, root: Path, options: LoadOptions | None = None) -> lis
         text, title = html_to_text(data)
         return [_document(text, {**base, "title": title} if title else base)]
     return [_document(decode_text(data), base)]
+
+
+def _page_extras(page: PdfPage) -> dict[str, Any]:
+    return {
+        **({"ocr": True} if page.ocr else {}),
+        **({"header_path": page.header_path} if page.header_path else {}),
+    }
 
 
 def _document(text: str, metadata: dict[str, Any]) -> Document:

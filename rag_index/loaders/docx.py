@@ -1,6 +1,6 @@
 """Word (.docx) to Markdown-shaped text: paragraphs and tables in body order, headings as ATX headers.
 
-Headings become '# Title' lines, so the markdown chunking strategy gives a .docx the same ``header_path``
+Headings become '# Title' lines, so every chunking strategy gives a .docx the same ``header_path``
 metadata as a .md file. python-docx reads the package and the styles; the body is walked here because
 python-docx's conveniences skip text a reader sees: content controls (``w:sdt``, common in templates) and
 tracked insertions (``w:ins``) that are not accepted yet.

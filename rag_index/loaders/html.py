@@ -1,4 +1,8 @@
-"""HTML to plain text: visible text only, block elements as line and paragraph breaks.
+"""HTML to plain text: visible text only, block elements as line and paragraph breaks, headings as '#' lines.
+
+Headings (h1-h6) become ATX lines ('## Version 3.2'), and lines that only look like one ('# not a heading'
+in a <pre>) are escaped, as in the Word loader, so chunks get ``header_path`` metadata for exactly the
+page's headings.
 
 selectolax (the lexbor engine) parses; a small walker turns the tree into text. On a 1 MB page that is about
 8x faster than beautifulsoup4 with html.parser, and lexbor repairs tag soup by the HTML5 rules as browsers do
@@ -7,14 +11,23 @@ selectolax (the lexbor engine) parses; a small walker turns the tree into text. 
 
 from __future__ import annotations
 
+import re
+
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
 from rag_index.loaders.base import LoadError
+from rag_index.loaders.ooxml import escape_markdown
 from rag_index.loaders.text import decode_text, normalize_newlines
 
 # Pending separators between two pieces of text, weakest first; the strongest one asked for wins.
 NONE, SPACE, LINE, PARAGRAPH = 0, 1, 2, 3
 _SEPARATORS = ("", " ", "\n", "\n\n")
+
+HEADINGS = {f"h{level}": level for level in range(1, 7)}
+# Stands for a heading's '#'s until the text is escaped: NUL is never text (lexbor reads it as U+FFFD, and
+# any left is dropped), so escaping cannot mistake it.
+_MARK = "\x00"
+_MARKS = re.compile(f"^{_MARK}+", re.MULTILINE)
 
 # Elements whose content is never shown. <head> is skipped as a whole; its <title> is read separately.
 SKIP_TAGS = frozenset({"head", "script", "style", "noscript", "template"})
@@ -41,6 +54,11 @@ class TextBuilder:
     def __init__(self) -> None:
         self._parts: list[str] = []
         self._pending = NONE
+        self._heading = 0  # the level of the heading whose first text comes next
+
+    def heading(self, level: int) -> None:
+        """Mark the next text, which starts a paragraph, as a heading of level (0: none)."""
+        self._heading = level
 
     def separate(self, level: int) -> None:
         """Ask for at least ``level`` (SPACE, LINE or PARAGRAPH) before the next text."""
@@ -59,16 +77,22 @@ class TextBuilder:
                     self.separate(SPACE)
                 return
             leading, trailing = raw[0].isspace(), raw[-1].isspace()
+        chunk = chunk.replace(_MARK, "")
+        if not chunk:
+            return
         if leading:
             self.separate(SPACE)
         if self._parts:
             self._parts.append(_SEPARATORS[self._pending])
+        if self._heading:
+            chunk, self._heading = f"{_MARK * self._heading} {chunk}", 0
         self._parts.append(chunk)
         self._pending = SPACE if trailing else NONE
 
     def text(self) -> str:
-        """The text so far."""
-        return "".join(self._parts)
+        """The text so far, headings as '#' lines and other lines that would read as Markdown escaped."""
+        escaped = escape_markdown("".join(self._parts))
+        return _MARKS.sub(lambda marks: "#" * len(marks.group()), escaped)
 
 
 def html_to_text(data: bytes) -> tuple[str, str | None]:
@@ -97,6 +121,7 @@ def _walk(root: LexborNode | None, builder: TextBuilder) -> None:
         if leaving:
             builder.separate(BREAKS.get(tag, NONE))
             preformatted -= tag == "pre"
+            builder.heading(0)
             continue
         if tag == "-text":
             builder.add(node.text_content or "", preformatted > 0)
@@ -105,5 +130,7 @@ def _walk(root: LexborNode | None, builder: TextBuilder) -> None:
             continue  # comments, doctype and invisible elements
         builder.separate(BREAKS.get(tag, NONE))
         preformatted += tag == "pre"
+        if tag in HEADINGS:
+            builder.heading(HEADINGS[tag])
         stack.append((node, True))
         stack.extend((child, False) for child in reversed(list(node.iter(include_text=True))))

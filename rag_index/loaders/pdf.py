@@ -2,6 +2,7 @@
 
 pypdfium2 (PDFium, the engine in Chrome) is the default: on 20 SEC 10-Q filings it was 18x faster than pypdf
 and read the 2 files pypdf refused (benchmarks/pdf_backends.py). pypdf (pure Python) stays as an option.
+Each page also gets the heading path of the outline (bookmark) entry that covers it (loaders/outline.py).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from typing import NamedTuple
 
 from rag_index.loaders.base import LoadError, LoadOptions, one_line
 from rag_index.loaders.ocr import OcrUnavailable, check_ocr_mode, ocr_pages
+from rag_index.loaders.outline import OutlineEntry, page_paths, pdfium_outline, pypdf_outline
 from rag_index.loaders.text import normalize_newlines
 
 # PDF readers accept a header anywhere in the first 1 KiB (junk may precede it), as PDFium does.
@@ -23,11 +25,20 @@ _ARTEFACTS = str.maketrans({**{chr(c): None for c in range(32) if chr(c) not in 
 
 
 class PdfPage(NamedTuple):
-    """One page with text: its number from 1, the text, and whether OCR read it from the page's image."""
+    """One page with text: its number from 1, the text, whether OCR read it from the page's image, and the
+    heading path of the outline entry that covers it ("" when none)."""
 
     number: int
     text: str
     ocr: bool = False
+    header_path: str = ""
+
+
+class Extracted(NamedTuple):
+    """What a backend reads from a PDF: the text layer of each page, and the outline."""
+
+    texts: list[str]
+    outline: list[OutlineEntry]
 
 
 def pdf_pages(data: bytes, options: LoadOptions | None = None) -> list[PdfPage]:
@@ -45,7 +56,7 @@ def pdf_pages(data: bytes, options: LoadOptions | None = None) -> list[PdfPage]:
     if b"%PDF-" not in data[:_HEADER_WINDOW]:
         raise LoadError("not a PDF")
     try:
-        raw_pages = extract(data)
+        raw_pages, outline = extract(data)
     except LoadError:
         raise
     except Exception as err:
@@ -61,8 +72,9 @@ def pdf_pages(data: bytes, options: LoadOptions | None = None) -> list[PdfPage]:
         if options.ocr == "force" or (options.ocr == "auto" and not text)
     ]
     read, hint = _read_by_ocr(data, wanted, options) if wanted else ({}, "")
+    paths = page_paths(outline, len(layer))
     pages = [
-        PdfPage(number, read[number], ocr=True) if number in read else PdfPage(number, text)
+        PdfPage(number, read.get(number, text), number in read, paths[number - 1])
         for number, text in enumerate(layer, start=1)
     ]
     pages = [page for page in pages if page.text]
@@ -87,7 +99,16 @@ def clean_page_text(text: str) -> str:
     return normalize_newlines(text).translate(_ARTEFACTS).strip()
 
 
-def _pypdfium2_pages(data: bytes) -> list[str]:
+def _outline(read: Callable[[], list[OutlineEntry]]) -> list[OutlineEntry]:
+    # The outline is an extra: a damaged one must not refuse pages whose text reads fine, so they go without
+    # heading paths. Parsers of untrusted input raise all sorts; KeyboardInterrupt and the like still stop.
+    try:
+        return read()
+    except Exception:
+        return []
+
+
+def _pypdfium2_pages(data: bytes) -> Extracted:
     import pypdfium2 as pdfium
     import pypdfium2.raw as pdfium_c
 
@@ -104,6 +125,7 @@ def _pypdfium2_pages(data: bytes) -> list[str]:
         raise LoadError(reasons.get(code, f"corrupt PDF: {one_line(err)}")) from None
     texts: list[str] = []
     try:
+        outline = _outline(lambda: pdfium_outline(pdf))
         for index in range(len(pdf)):
             page = pdf[index]
             try:
@@ -119,10 +141,10 @@ def _pypdfium2_pages(data: bytes) -> list[str]:
         raise LoadError(f"corrupt PDF: page {len(texts) + 1}: {one_line(err)}") from None
     finally:
         pdf.close()
-    return texts
+    return Extracted(texts, outline)
 
 
-def _pypdf_pages(data: bytes) -> list[str]:
+def _pypdf_pages(data: bytes) -> Extracted:
     import pypdf
     from pypdf.errors import DependencyError, LimitReachedError, PyPdfError
 
@@ -131,7 +153,8 @@ def _pypdf_pages(data: bytes) -> list[str]:
         reader = pypdf.PdfReader(io.BytesIO(data))
         if reader.is_encrypted and reader.decrypt("") == pypdf.PasswordType.NOT_DECRYPTED:
             raise LoadError("encrypted (password required)")
-        return [page.extract_text() for page in reader.pages]
+        texts = [page.extract_text() for page in reader.pages]
+        return Extracted(texts, _outline(lambda: pypdf_outline(reader)))
     except DependencyError as err:
         # AES needs the optional 'cryptography' package; say so rather than calling the file broken.
         raise LoadError(f"encrypted: pypdf needs an extra package: {one_line(err)}") from None
@@ -142,7 +165,7 @@ def _pypdf_pages(data: bytes) -> list[str]:
         raise LoadError(f"corrupt PDF: {one_line(err)}") from None
 
 
-_BACKENDS: dict[str, Callable[[bytes], list[str]]] = {
+_BACKENDS: dict[str, Callable[[bytes], Extracted]] = {
     "pypdfium2": _pypdfium2_pages,
     "pypdf": _pypdf_pages,
 }
@@ -150,7 +173,7 @@ _BACKENDS: dict[str, Callable[[bytes], list[str]]] = {
 PDF_BACKENDS: tuple[str, ...] = tuple(_BACKENDS)
 
 
-def _backend(name: str) -> Callable[[bytes], list[str]]:
+def _backend(name: str) -> Callable[[bytes], Extracted]:
     try:
         return _BACKENDS[name]
     except KeyError:

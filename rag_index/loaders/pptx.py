@@ -1,7 +1,7 @@
 """PowerPoint (.pptx) to text, one string per slide: title, text frames, tables and speaker notes.
 
 Each slide becomes its own Document with ``page`` = slide number, so a citation reads "deck.pptx p.7". The
-title is a '# ' line (the markdown chunking strategy then gives ``header_path`` = the slide title).
+title is a '# ' line (so its chunks get ``header_path`` = the slide title).
 """
 
 from __future__ import annotations

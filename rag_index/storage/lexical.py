@@ -108,6 +108,11 @@ class LexicalConfig(Section):
         description="Index the words of each chunk's file name too; a change to any lexical key rebuilds "
         "the lexical index from the stored texts, with no re-embedding.",
     )
+    # The headings a chunk sits under (its header_path metadata) say what it is about; its text rarely does.
+    headers: bool = Field(
+        default=False,
+        description="Index the words of each chunk's heading path (header_path metadata) too.",
+    )
 
     @field_validator("language")
     @classmethod
@@ -326,10 +331,10 @@ class LexicalIndex:
         )
 
     def _indexed_text(self, chunk: Chunk) -> str:
-        source = chunk.metadata.get("source")
-        if not self.config.file_names or not source:
-            return chunk.text
-        return f"{PurePosixPath(str(source)).stem} {chunk.text}"
+        source, path = chunk.metadata.get("source"), chunk.metadata.get("header_path")
+        words = [PurePosixPath(str(source)).stem] if self.config.file_names and source else []
+        words += [str(path)] if self.config.headers and path else []
+        return " ".join([*words, chunk.text])
 
     def delete(self, ids: Sequence[str]) -> None:
         """Remove chunks by id; absent ids are ignored; durable on return."""

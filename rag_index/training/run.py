@@ -68,7 +68,7 @@ def train_pooling(
     )
     embedder = build_embedder(plain)
     whole = dataset.whole_documents_by_default
-    texts, _, unit_docs = units(dataset, config, embedder, whole)
+    texts, _, unit_docs, _ = units(dataset, config, embedder, whole)
     judgments = split_queries(dataset.qrels, unit_docs, dev_fraction, settings.seed)
     query_ids = sorted(judgments.relevant_units)
     query_texts = [embedder.query_prefix + dataset.queries[q] for q in query_ids]
