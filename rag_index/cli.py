@@ -279,8 +279,23 @@ def cmd_query(args: argparse.Namespace) -> int:
     for rank, result in enumerate(results, 1):
         page = f" p.{result.metadata['page']}" if "page" in result.metadata else ""
         preview = " ".join(result.text.split())[:200]
-        print(f"{rank}. [{result.score:.3f}] {result.metadata.get('source', '?')}{page}\n   {preview}")
+        around = _neighbours_note(result.id, result.metadata)
+        print(
+            f"{rank}. [{result.score:.3f}] {result.metadata.get('source', '?')}{page}{around}\n   {preview}"
+        )
     return 0
+
+
+def _neighbours_note(id_: str, metadata: dict[str, Any]) -> str:
+    """' (+2 neighbouring chunks, 1 hit merged)' when neighbour expansion widened a hit, else ''."""
+    from rag_index.search.neighbours import CONTEXT_IDS, MERGED_IDS
+
+    merged = metadata.get(MERGED_IDS) or []
+    added = [i for i in metadata.get(CONTEXT_IDS) or [] if i != id_ and i not in merged]
+    if not added and not merged:
+        return ""
+    note = f"+{len(added)} neighbouring chunk{'s' * (len(added) != 1)}"
+    return f" ({note}, {len(merged)} hit{'s' * (len(merged) != 1)} merged)" if merged else f" ({note})"
 
 
 def cmd_info(args: argparse.Namespace) -> int:

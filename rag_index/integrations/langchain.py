@@ -139,6 +139,7 @@ class RagIndexRetriever(BaseRetriever):
     lexical_ramp: int | None = None
     document_weight: float | None = None
     recency_decay: float | None = None
+    neighbours: int | None = None
     where: dict[str, Any] | None = None
     where_document: dict[str, Any] | None = None
 

@@ -70,6 +70,16 @@ class RetrievalConfig(Section):
         "since created_at (e.g. 0.01).",
     )
 
+    # read at query time like every option here: widening hits needs no re-index
+    neighbours: int = Field(
+        default=0,
+        ge=0,
+        strict=True,
+        description="Neighbour expansion: each hit's text widened by up to this many chunks on each side "
+        "in its document (a PDF page), overlaps merged; ranks and scores stay the hits'. Hits whose "
+        "windows meet become one passage (see rag_index.search.neighbours); 0 turns it off.",
+    )
+
     @field_validator("fusion")
     @classmethod
     def _known_fusion(cls, value: str) -> str:

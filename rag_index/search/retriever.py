@@ -8,6 +8,7 @@ from typing import Any
 from rag_index.errors import StoreError
 from rag_index.search.fusion import fuse, lexical_weight
 from rag_index.search.mmr import mmr_select
+from rag_index.search.neighbours import expand
 from rag_index.search.options import RetrievalConfig
 from rag_index.search.recency import with_recency
 from rag_index.settings import validated
@@ -41,7 +42,9 @@ class Retriever:
 
     ``where`` and ``where_document`` filters apply to every side. With ``recency_decay`` set, any search
     type fetches max(k, fetch_k) candidates and ranks them by score + (1 - recency_decay) ** hours since
-    their ``created_at`` (texts added through the API; see rag_index.search.recency).
+    their ``created_at`` (texts added through the API; see rag_index.search.recency). With ``neighbours``
+    n > 0, each hit's text is widened by up to n chunks on each side in its document, after ranking
+    (see rag_index.search.neighbours).
     """
 
     def __init__(
@@ -87,7 +90,7 @@ class Retriever:
         """The best chunks for query (see the class); options left out are the retriever's own."""
         opts = self._merged({"k": k, **options})
         vector = self.embedder.encode_queries([query])[0] if opts.search_type in DENSE else None
-        return self._search(Query(query, vector), opts, where, where_document)
+        return self._widened(self._search(Query(query, vector), opts, where, where_document), opts, where)
 
     def search_query(
         self,
@@ -98,7 +101,15 @@ class Retriever:
         **options: Any,
     ) -> list[ScoredChunk]:
         """As search, for a query whose vector is already computed (evaluation embeds queries in batches)."""
-        return self._search(query, self._merged({"k": k, **options}), where, where_document)
+        opts = self._merged({"k": k, **options})
+        return self._widened(self._search(query, opts, where, where_document), opts, where)
+
+    def _widened(
+        self, hits: list[ScoredChunk], opts: RetrievalConfig, where: dict[str, Any] | None
+    ) -> list[ScoredChunk]:
+        # Neighbours obey the query's metadata filter (a namespace must confine them) but not where_document:
+        # that one picks the matching chunks, and a neighbour is their context, not a match.
+        return expand(hits, opts.neighbours, self.store.get_where, where or None)
 
     def _search(
         self,

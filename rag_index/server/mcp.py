@@ -61,13 +61,17 @@ def create_mcp(service: Service, tokens: dict[str, Grant] | None = None) -> MCPS
 
     @server.tool()
     @_plain
-    def search(query: str, ctx: Context, k: int = 5, namespace: str | None = None) -> dict[str, Any]:
+    def search(
+        query: str, ctx: Context, k: int = 5, namespace: str | None = None, neighbours: int | None = None
+    ) -> dict[str, Any]:
         """Find the passages (document chunks and memories) most relevant to a question or topic.
 
         Returns {"hits": [{"id", "score", "text", "metadata"}]}, best first; metadata names the source file
         and page of a document chunk. With a namespace, only that namespace's memories are searched.
+        neighbours: widen each hit by up to this many chunks on each side of its document, for context
+        around the match (default: the server's retrieval.neighbours).
         """
-        return {"hits": service.search(query, k, allowed(ctx, namespace))}
+        return {"hits": service.search(query, k, allowed(ctx, namespace), neighbours=neighbours)}
 
     @server.tool()
     @_plain

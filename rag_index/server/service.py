@@ -15,6 +15,7 @@ from rag_index.api import RagIndex
 from rag_index.errors import FieldError, RagIndexError
 from rag_index.index.memory import WRITE_WAIT
 from rag_index.index.texts import caller_metadata, is_text_chunk, text_id
+from rag_index.search.neighbours import CONTEXT_IDS, MERGED_IDS
 from rag_index.search.recency import CREATED_AT
 from rag_index.server import namespaces
 from rag_index.types import ScoredChunk
@@ -122,9 +123,13 @@ class Service:
 
 
 def _hit(hit: ScoredChunk, namespace: str | None) -> dict[str, Any]:
+    metadata = dict(hit.metadata)
+    for key in (CONTEXT_IDS, MERGED_IDS):  # neighbour expansion names chunks by id too
+        if isinstance(metadata.get(key), list):
+            metadata[key] = [namespaces.public_id(namespace, str(id_)) for id_ in metadata[key]]
     return {
         "id": namespaces.public_id(namespace, hit.id),
         "score": hit.score,
         "text": hit.text,
-        "metadata": hit.metadata,
+        "metadata": metadata,
     }

@@ -315,6 +315,20 @@ class ChromaStore:
                 found[id_] = Chunk(id_, doc_id, text or "", 0, len(text or ""), dict(meta or {}))
         return [found[id_] for id_ in wanted if id_ in found]
 
+    def get_where(self, where: dict[str, Any]) -> list[Chunk]:
+        """The chunks a metadata filter selects, with their stored offsets (neighbour expansion asks this).
+
+        Meant for small selections (a few windows of chunks), so it reads them in one call.
+        """
+        page = self._call(self.collection.get, where=where, include=["documents", "metadatas"])
+        found = []
+        for id_, text, meta in zip(page["ids"], page["documents"], page["metadatas"], strict=True):
+            meta, text = dict(meta or {}), text or ""
+            start = meta.get("start")
+            start = start if isinstance(start, int) and not isinstance(start, bool) else 0
+            found.append(Chunk(id_, str(meta.get("doc_id", "")), text, start, start + len(text), meta))
+        return found
+
     def search(
         self,
         query: Query,
