@@ -42,6 +42,27 @@ def test_a_failing_chroma_write_is_a_store_error_naming_the_path(
         index_folder(tmp_path / "docs", LoaderConfig(), chunker, embedder, store, progress=False)
 
 
+def test_one_relative_store_path_in_two_working_folders_is_two_stores(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A process that indexes `store` from one folder, then from another, writes each folder's own store."""
+    embedder = FakeEmbedder()
+    chunker = make_chunker("recursive", 50, 5, "tokens", embedder, embedder.max_content_tokens)
+    for name in ("first", "second"):
+        (tmp_path / name / "docs").mkdir(parents=True)
+        (tmp_path / name / "docs" / f"{name}.txt").write_text(f"The {name} folder's only note.")
+        monkeypatch.chdir(tmp_path / name)
+        store = ChromaStore("store", "docs")
+        index_folder(Path("docs"), LoaderConfig(), chunker, embedder, store, progress=False)
+    for name in ("first", "second"):
+        monkeypatch.chdir(tmp_path / name)
+        store = ChromaStore("store", "docs")
+        store.attach()
+        assert [chunk.text for page in store.chunks() for chunk in page] == [
+            f"The {name} folder's only note."
+        ]
+
+
 @contextlib.contextmanager
 def small_file_system(path: Path, size: str) -> Iterator[Path]:
     """A tmpfs of the given size mounted at path (root only); skips where mounting is not allowed."""

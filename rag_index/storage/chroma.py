@@ -106,7 +106,10 @@ class ChromaStore:
             import chromadb
 
             if self.server is None:
-                self._client = self._call(lambda: chromadb.PersistentClient(path=self.path))
+                # absolute: Chroma keeps one client per path string in a process, so a relative path
+                # opened again from another working directory would reach the first folder's store
+                folder = str(Path(self.path).resolve())
+                self._client = self._call(lambda: chromadb.PersistentClient(path=folder))
             else:
                 server = self.server
                 self._client = self._call(
