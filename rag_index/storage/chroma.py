@@ -269,7 +269,7 @@ class ChromaStore:
         """Every chunk id in the collection, read in one call that asks for nothing else.
 
         Not through records(): on this machine a page of metadata cost ~0.3 ms a chunk against ~0.02 ms an
-        id alone, and every offset page steps over all the rows before it (quadratic in the collection).
+        id alone.
         """
         return set(self._call(self.collection.get, include=[])["ids"])
 
@@ -293,17 +293,23 @@ class ChromaStore:
 
     def chunks(self) -> Iterator[list[Chunk]]:
         """Every chunk with its text and stored metadata, a page at a time (rebuilding the lexical index)."""
-        total, step = self.count(), self._batch_size()
-        for offset in range(0, total, step):
-            page = self._call(
-                self.collection.get, include=["documents", "metadatas"], limit=step, offset=offset
-            )
+        for page in self._pages(["documents", "metadatas"]):
             yield [
                 Chunk(
                     id_, str((meta or {}).get("doc_id", "")), text or "", 0, len(text or ""), dict(meta or {})
                 )
                 for id_, text, meta in zip(page["ids"], page["documents"], page["metadatas"], strict=True)
             ]
+
+    def _pages(self, include: list[str]) -> Iterator[dict[str, Any]]:
+        """The whole collection, a page of ids at a time (the ids read first, in one call).
+
+        Not by limit and offset: at 1M chunks every such page cost about 0.7 s wherever it started (Chroma
+        reads the whole collection for each), a page by its ids 0.05-0.2 s.
+        """
+        ids, step = sorted(self.ids()), self._batch_size()
+        for start in range(0, len(ids), step):
+            yield self._call(self.collection.get, ids=ids[start : start + step], include=include)
 
     def get(self, ids: Sequence[str]) -> list[Chunk]:
         """The chunks with these ids, in the order asked; ids not in the collection are left out."""
@@ -346,9 +352,7 @@ class ChromaStore:
 
     def records(self) -> Iterator[tuple[str, dict[str, Any]]]:
         """Every chunk id with its metadata, page by page."""
-        total, step = self.count(), self._batch_size()
-        for offset in range(0, total, step):
-            page = self._call(self.collection.get, include=["metadatas"], limit=step, offset=offset)
+        for page in self._pages(["metadatas"]):
             for id_, meta in zip(page["ids"], page["metadatas"], strict=True):
                 yield id_, dict(meta or {})
 
