@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
+from typing import Any
 
+import numpy as np
 import pytest
 
 from rag_index.errors import StoreError
@@ -99,6 +102,29 @@ def hybrid(tmp_path_factory: pytest.TempPathFactory) -> Retriever:
     )
     # lexical_ramp 0: six chunks would all but silence BM25 (see rag_index.search.fusion.lexical_weight)
     return Retriever(embedder, store, k=3, lexical=lexical, search_type="hybrid", fetch_k=6, lexical_ramp=0)
+
+
+def test_hybrid_search_runs_its_lexical_side_while_the_query_is_embedded(hybrid: Retriever) -> None:
+    """The embedder waits until BM25 has begun: with the two sides run one after the other, it never would."""
+    begun = threading.Event()
+    lexical = hybrid.lexical
+    assert lexical is not None
+
+    class Watched:
+        def __getattr__(self, name: str) -> Any:
+            return getattr(lexical, name)
+
+        def search(self, *args: Any, **kwargs: Any) -> list[ScoredChunk]:
+            begun.set()
+            return lexical.search(*args, **kwargs)
+
+    class Waiting(FakeEmbedder):
+        def encode_queries(self, texts: list[str]) -> np.ndarray:
+            assert begun.wait(timeout=60), "the lexical search did not begin while the query was embedded"
+            return super().encode_queries(texts)
+
+    watched = Retriever(Waiting(), hybrid.store, lexical=Watched(), **hybrid.options.model_dump())
+    assert [h.id for h in watched.search("lighthouse")] == [h.id for h in hybrid.search("lighthouse")]
 
 
 def test_lexical_search_type_ranks_by_bm25(hybrid: Retriever) -> None:
