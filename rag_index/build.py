@@ -61,7 +61,8 @@ def build_store(config: StoreConfig) -> ChromaStore:
     server = None
     if config.mode == "http":
         server = Server(config.host, config.port, config.ssl, config.token_env, config.retries)
-    return ChromaStore(config.path, config.collection, config.distance, server=server)
+    hnsw = {} if config.hnsw_ef_search is None else {"ef_search": config.hnsw_ef_search}
+    return ChromaStore(config.path, config.collection, config.distance, server=server, hnsw=hnsw)
 
 
 def build_lexical(config: LexicalConfig, store: ChromaStore) -> LexicalIndex | None:

@@ -143,6 +143,13 @@ class StoreConfig(Section):
     distance: Literal["cosine", "ip", "l2"] = Field(
         default="cosine", description="The collection's distance function."
     )
+    # Chroma's default (100) gave recall@10 0.944 against exact cosine at 200,000 chunks in the scale test.
+    hnsw_ef_search: int | None = Field(
+        default=None,
+        ge=1,
+        description="HNSW candidates examined per search in a new collection (null: Chroma's 100); more "
+        "finds the exact nearest chunks more often in a large collection, and searches a little slower.",
+    )
     host: str = Field(default="localhost", description="http mode: the Chroma server's host.")
     port: int = Field(default=8000, gt=0, lt=65536, description="http mode: the Chroma server's port.")
     ssl: bool = Field(default=False, description="http mode: connect to the server over HTTPS.")

@@ -107,3 +107,15 @@ def test_loader_defaults_are_the_load_options_defaults() -> None:
 def test_a_bare_yaml_off_for_ocr_means_off() -> None:
     assert load_config(overrides=["loader.ocr=off"]).loader.ocr == "off"  # YAML reads `off` as false
     assert load_config(overrides=["loader.ocr=force"]).loader.ocr == "force"
+
+
+def test_hnsw_ef_search_reaches_a_new_collection(tmp_path: Path) -> None:
+    from rag_index.build import build_store
+
+    config = load_config(None, [f"store.path={tmp_path}", "store.hnsw_ef_search=250"])
+    store = build_store(config.store)
+    store.open({"model": "test"})
+    assert store.collection.configuration["hnsw"]["ef_search"] == 250
+    default = build_store(load_config(None, [f"store.path={tmp_path / 'default'}"]).store)
+    default.open({"model": "test"})
+    assert default.collection.configuration["hnsw"]["ef_search"] == 100  # Chroma's own
