@@ -282,3 +282,15 @@ def test_the_runtime_the_autos_chose_is_logged(tiny_model: Path, caplog: pytest.
     with caplog.at_level(logging.INFO, logger="rag_index.embed.embedder"):
         PoolingEmbedder(model=str(tiny_model), device="cpu", dtype="fp32", backend="torch")
     assert f"embedder: {tiny_model} on cpu, torch, fp32" in caplog.text
+
+
+def test_concurrent_queries_each_get_their_own_vector(embedder: PoolingEmbedder) -> None:
+    """Searches in several threads share forward passes (see Coalescer): each gets its own query's vector."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    words = ("grinder", "kettle", "boiler", "mill")
+    queries = [f"how long does the {word} warranty last" for word in words] * 4
+    alone = embedder.encode_queries(queries)  # one batch, no coalescing
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        together = list(pool.map(lambda query: embedder.encode_queries([query])[0], queries))
+    np.testing.assert_allclose(np.stack(together), alone, atol=1e-5)

@@ -141,10 +141,16 @@ def test_file_statistics_with_buffered_deletes_and_replacements_equal_a_merged_i
     query = Query("Brush the burrs runners")
     files = {"handbook.pdf", "notes.txt", "x.pdf", "memo.txt"}
     index.document_scores(query, files)  # counts kept for this commit
-    index.delete(["x2"])  # x.pdf keeps x1, which holds 'burr'
-    index.upsert(chunks({"x1": ("Runners.", {"source": "memo.txt"})}))  # x.pdf is left with no chunk
-    index.upsert(chunks({"h9": ("More burrs.", {"source": "handbook.pdf"})}))
-    buffered = bm25_of(index.document_scores(query, files))
+    writes = [
+        lambda: index.delete(["x2"]),  # x.pdf keeps x1, which holds 'burr'
+        lambda: index.upsert(chunks({"x1": ("Runners.", {"source": "memo.txt"})})),  # x.pdf: no chunk left
+        lambda: index.upsert(chunks({"h9": ("More burrs.", {"source": "handbook.pdf"})})),
+    ]
+    for write in writes:  # what is kept between searches follows each write
+        write()
+        buffered = bm25_of(index.document_scores(query, files))
+        fresh = LexicalIndex(tmp_path / "lexical", LexicalConfig()).document_scores(query, files)
+        assert buffered == pytest.approx(bm25_of(fresh))
     index.merge()
     merged = bm25_of(LexicalIndex(tmp_path / "lexical", LexicalConfig()).document_scores(query, files))
     assert "x.pdf" not in merged and set(buffered) == set(merged)
@@ -432,3 +438,24 @@ def test_holds_exactly_counts_ids_without_reading_chunks(lexical: LexicalIndex) 
     assert lexical.holds_exactly({"a", "b", "c"})
     empty = LexicalIndex(lexical.path.parent / "empty", LexicalConfig())
     assert empty.holds_exactly(set()) and not empty.holds_exactly({"a"})
+
+
+def test_a_reader_sees_each_write_of_another_instance_at_once(tmp_path: Path) -> None:
+    """What a searching process keeps between searches (the buffer's rows, tantivy's searcher, the
+    counts of documents) follows every write another process makes: buffered, deleted and merged."""
+    reader = LexicalIndex(tmp_path / "lexical", LexicalConfig())
+    writer = LexicalIndex(tmp_path / "lexical", LexicalConfig())
+    writer.upsert(chunks(corpus(100, "old")))  # over the buffer's limit: straight to tantivy
+    query = Query("kettle harbour")
+    for write in [
+        lambda: writer.upsert(chunks({"memo": ("A kettle by the harbour.", {"source": "memo.txt"})})),
+        lambda: writer.upsert(chunks({"memo-2": ("The harbour kettle again.", {"source": "memo.txt"})})),
+        lambda: writer.delete(["memo"]),
+        writer.merge,
+    ]:
+        ranked(reader, "kettle harbour")  # keeps what it read
+        write()
+        fresh = LexicalIndex(tmp_path / "lexical", LexicalConfig())
+        assert reader.search(query, 300) == fresh.search(query, 300)
+        documents = {"memo.txt", "old-1", "old-2"}
+        assert reader.document_scores(query, documents) == fresh.document_scores(query, documents)

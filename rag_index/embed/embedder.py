@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import importlib.metadata
+import itertools
 import logging
 import threading
 from collections import deque
@@ -16,6 +17,7 @@ import numpy as np
 
 from rag_index.cancellation import checkpoint
 from rag_index.embed.backends import Backend, check_backend, make_backend
+from rag_index.embed.coalesce import Coalescer
 from rag_index.embed.graph_pooling import GRAPH_POOLINGS
 from rag_index.embed.int8 import Calibration, calibration_key, calibration_texts
 from rag_index.embed.model_files import (
@@ -127,6 +129,7 @@ class PoolingEmbedder:
         # and a cached OpenVINO conversion needs no torch model at all.
         self._model: torch.nn.Module | None = None
         self._backend: Backend | None = None
+        self._queries: tuple[PoolingEmbedder | None, Coalescer | None] = (None, None)  # owner, coalescer
         # LangChain may call in from several threads at once; reentrant, as the backend loads the model.
         self._loading = threading.RLock()
 
@@ -244,8 +247,25 @@ class PoolingEmbedder:
         return self.encode([self.document_prefix + text for text in texts])
 
     def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
-        """Vectors of queries, with the configured query prefix (and query adapter)."""
+        """Vectors of queries, with the configured query prefix (and query adapter).
+
+        One query (a search) is encoded together with those other threads ask for at the same time
+        (see Coalescer): a server's concurrent searches share forward passes.
+        """
+        if len(texts) == 1:
+            return self._coalescer()(texts[0])[None]
+        return self._encode_queries(texts)
+
+    def _encode_queries(self, texts: Sequence[str]) -> np.ndarray:
         return self.adapt_queries(self.encode([self.query_prefix + text for text in texts]))
+
+    def _coalescer(self) -> Coalescer:
+        with self._loading:
+            owner, coalescer = self._queries
+            if owner is not self or coalescer is None:  # none yet, or a copy's (whose prefixes may differ)
+                coalescer = Coalescer(self._encode_queries, self.backend.parallel)
+                self._queries = (self, coalescer)
+            return coalescer
 
     def adapt_queries(self, vectors: np.ndarray) -> np.ndarray:
         """Pooled query vectors through the query adapter, if one is configured (else unchanged)."""
@@ -368,8 +388,12 @@ class PoolingEmbedder:
         a few more wait ready, so the encoder never waits for the caller's pooling.
         """
         backend = self.backend
-        if len(ids) == 1:  # a query or a one-text add: no thread to start, nothing to overlap
-            for rows, input_ids, mask in self._batches(ids):
+        batches = self._batches(ids)
+        first = next(batches, None)
+        second = next(batches, None)
+        if first is None or second is None:  # one batch (queries, a short add): no thread, nothing to overlap
+            if first is not None:
+                rows, input_ids, mask = first
                 yield rows, input_ids, mask, backend.forward(input_ids, mask)
             return
         window = 2 * backend.parallel
@@ -377,7 +401,7 @@ class PoolingEmbedder:
         try:
             pending: deque[tuple[tuple[np.ndarray, np.ndarray, np.ndarray], Future[Any]]]
             pending = deque()
-            for batch in self._batches(ids):
+            for batch in itertools.chain([first, second], batches):
                 checkpoint()  # encoding ahead for a caller that left (Ctrl-C): stop between batches
                 pending.append((batch, pool.submit(backend.forward, batch[1], batch[2])))
                 if len(pending) >= window:

@@ -26,6 +26,11 @@ DENSE_FALLBACK = "until then hybrid search answers from the dense side"  # said 
 _LEXICAL_AHEAD = ThreadPoolExecutor(max_workers=4, thread_name_prefix="rag-index-lexical")
 
 
+def weighs_documents(opts: RetrievalConfig) -> bool:
+    """Whether a hybrid search with opts fuses document scores in (rrf fuses ranks, not scores)."""
+    return bool(opts.document_weight) and opts.fusion != "rrf"
+
+
 class Retriever:
     """Serves the best chunks for a query text.
 
@@ -96,7 +101,7 @@ class Retriever:
         ahead: Future[list[ScoredChunk]] | None = None
         if opts.search_type == "hybrid" and opts.recency_decay is None and self.lexical is not None:
             filters = {"where": where or None, "where_document": where_document or None}
-            ahead = _LEXICAL_AHEAD.submit(self.lexical.search, Query(query, None), opts.fetch_k, **filters)
+            ahead = _LEXICAL_AHEAD.submit(self._lexical_side, Query(query, None), opts, filters)
         try:
             vector = self.embedder.encode_queries([query])[0] if opts.search_type in DENSE else None
         except BaseException:
@@ -144,7 +149,7 @@ class Retriever:
             return self._lexical().search(query, opts.k, **filters)
         if opts.search_type == "hybrid":
             dense = self.store.search(query, opts.fetch_k, **filters)
-            weigh = opts.document_weight and opts.fusion != "rrf"  # rrf fuses ranks, not scores
+            weigh = weighs_documents(opts)
             try:
                 if lexical_ahead is not None:
                     lexical = lexical_ahead.result()
@@ -168,6 +173,16 @@ class Retriever:
         if opts.search_type == "similarity_score_threshold":
             threshold = opts.score_threshold
             return [hit for hit in hits if threshold is not None and hit.score >= threshold]
+        return hits
+
+    def _lexical_side(
+        self, query: Query, opts: RetrievalConfig, filters: dict[str, Any]
+    ) -> list[ScoredChunk]:
+        """The BM25 side of a hybrid search, and the index-wide counts its document scores will need."""
+        lexical = self._lexical()
+        hits = lexical.search(query, opts.fetch_k, **filters)
+        if weighs_documents(opts):
+            lexical.count_ahead(query)
         return hits
 
     def _document_scores(self, query: Query, hits: list[ScoredChunk]) -> dict[str, DocumentScore]:

@@ -114,3 +114,7 @@ class LexicalStore(ChunkStore, Protocol):
     def document_scores(self, query: Query, sources: Collection[str]) -> dict[str, DocumentScore]:
         """BM25 of the query over each of these documents as a whole, and the document's chunks."""
         ...
+
+    def count_ahead(self, query: Query) -> None:
+        """Prepare what document_scores will need of the whole index for query (before its candidates)."""
+        ...

@@ -170,6 +170,8 @@ class _IndexCounts:
     holding: dict[str, int] = field(default_factory=dict)  # term -> documents holding it
 
 
+_NO_COMMIT = (-1, -1)  # the generation of an index with no meta.json yet
+
 REBUILD_HINT = "`rag-index verify --repair` or the next `rag-index index` rebuilds it from the collection"
 
 
@@ -213,6 +215,8 @@ class LexicalIndex:
         self._lock = threading.RLock()
         self._buffer = WriteBuffer(self.path / "buffer.sqlite3")
         self._index_counts = _IndexCounts(None)
+        self._kept_searcher: tuple[tuple[int, int], Any, Any] | None = None  # generation, index, searcher
+        self._kept_superseded: tuple[Any, Any, set[str]] = (None, None, set())  # searcher, key, documents
 
     @property
     def label(self) -> str:
@@ -573,9 +577,20 @@ class LexicalIndex:
         freq: Counter[str] = Counter()
         if searcher is None:
             return 0, 0, freq
+        kept = self._counted(searcher, terms, generation)
+        files, chunks = kept.totals or (0, 0)
+        freq.update({term: kept.holding[term] for term in terms})
+        if buffered:  # sources are the documents buffered writes name: none without them
+            gone_files, gone_chunks, gone_holding = self._superseded(searcher, terms, sources, buffered)
+            files, chunks = files - gone_files, chunks - gone_chunks
+            freq.subtract(gone_holding)
+        return files, chunks, freq
+
+    def _counted(self, searcher: Any, terms: list[str], generation: tuple[int, int]) -> _IndexCounts:
+        """The index-wide counts of this commit, with each of terms counted (see _other_files)."""
         if self._index_counts.generation != generation or len(self._index_counts.holding) > 100_000:
             self._index_counts = _IndexCounts(generation)
-        kept = self._index_counts
+        kept = self._index_counts  # a query in another thread may replace it meanwhile: this one stays whole
         distinct = {"cardinality": {"field": "document"}}
         if kept.totals is None:
             aggregations = {"files": distinct, "chunks": {"value_count": {"field": "document"}}}
@@ -586,28 +601,31 @@ class LexicalIndex:
                 # Only the chunks holding the term are visited (its postings), not every chunk of the index.
                 found = searcher.aggregate(self._all(term), {"files": distinct})
                 kept.holding[term] = round(found["files"]["value"])
-        files, chunks = kept.totals
-        freq.update({term: kept.holding[term] for term in terms})
-        if buffered:  # sources are the documents buffered writes name: none without them
-            gone_files, gone_chunks, gone_holding = self._superseded(searcher, terms, sources, buffered)
-            files, chunks = files - gone_files, chunks - gone_chunks
-            freq.subtract(gone_holding)
-        return files, chunks, freq
+        return kept
+
+    @_read
+    def count_ahead(self, query: Query) -> None:
+        """Count now what document_scores will need of the whole index for query's terms (kept until the
+        next commit), so that a hybrid search does it while the query is embedded. Nothing to count in an
+        index whose documents are all one chunk (a store of memories): their scores need no statistics."""
+        terms = list(dict.fromkeys(self.tokenize(query.text)))
+        generation = self._generation()
+        searcher = self._searcher()
+        if not terms or searcher is None or not searcher.num_docs:
+            return
+        kept = self._counted(searcher, [], generation)
+        if kept.totals is not None and kept.totals[0] < kept.totals[1]:
+            self._counted(searcher, terms, generation)
 
     def _superseded(
         self, searcher: Any, terms: list[str], sources: set[str], buffered: dict[str, Write]
     ) -> tuple[int, int, Counter[str]]:
         """What tantivy's counts lose when the chunks of sources and those with buffered ids are left out:
         documents left with no chunk, chunks, and per term the documents left with no chunk holding it."""
-        import tantivy
-
-        schema = self._open().schema
-        # Documents with a buffered id among their chunks though no buffered write names them (a deletion).
-        replaced = tantivy.Query.term_set_query(schema, "id", sorted(buffered))
-        named = tantivy.Query.term_set_query(schema, "document", sorted(sources))
-        scope = tantivy.Query.boolean_query([(tantivy.Occur.Must, replaced), (tantivy.Occur.MustNot, named)])
-        partial = set(self._by_document(searcher, scope, [], buffered)[0])
-        affected = sources | partial
+        affected = self._affected(searcher, sources, buffered)
+        if not affected:  # new memories, say: nothing of tantivy's is superseded
+            return 0, 0, Counter()
+        partial = affected - sources
         whole, whole_holding = self._by_document(searcher, self._scope(affected, {}), terms, affected)
         left: Counter[str] = Counter()
         left_holding: dict[str, Counter[str]] = defaultdict(Counter)
@@ -618,6 +636,26 @@ class LexicalIndex:
             gone_holding.update(t for t in held if not left_holding[document][t])
         gone_files = sum(1 for document in whole if whole[document] and not left[document])
         return gone_files, sum(whole.values()) - sum(left.values()), gone_holding
+
+    def _affected(self, searcher: Any, sources: set[str], buffered: dict[str, Write]) -> set[str]:
+        """The documents of tantivy that buffered writes change: sources (the documents they name), and
+        documents with a buffered id among their chunks though no buffered write names them (a deletion).
+        Kept per searcher (one per commit) and writes: the searches between two writes ask the same."""
+        import tantivy
+
+        key = (frozenset(buffered), frozenset(sources))
+        kept_searcher, kept_key, kept = self._kept_superseded
+        if kept_searcher is searcher and kept_key == key:
+            return kept
+        schema = self._open().schema
+        replaced = tantivy.Query.term_set_query(schema, "id", sorted(buffered))
+        named = tantivy.Query.term_set_query(schema, "document", sorted(sources))
+        scope = tantivy.Query.boolean_query([(tantivy.Occur.Must, replaced), (tantivy.Occur.MustNot, named)])
+        partial = set(self._by_document(searcher, scope, [], buffered)[0])
+        lengths = self._by_document(searcher, self._scope(sources | partial, {}), [], sources | partial)[0]
+        affected = {document for document, chunks in lengths.items() if chunks}
+        self._kept_superseded = (searcher, key, affected)
+        return affected
 
     def _all(self, term: str | None = None) -> Any:
         """Every chunk of tantivy, or those holding term."""
@@ -632,7 +670,7 @@ class LexicalIndex:
         try:
             meta = (self.path / "meta.json").stat()
         except OSError:
-            return (-1, -1)
+            return _NO_COMMIT
         return (meta.st_ino, meta.st_mtime_ns)
 
     def _scope(self, sources: set[str], buffered: dict[str, Write]) -> Any:
@@ -697,11 +735,18 @@ class LexicalIndex:
         self._buffer.close()
 
     def _searcher(self) -> Any:
-        if not (self.path / "meta.json").is_file():
+        """A searcher of the last commit, any writer's (None before the first); kept until the next one."""
+        generation = self._generation()  # before reloading: a commit in between is seen next time
+        if generation == _NO_COMMIT:
             return None  # nothing written yet: do not create an index just to look into it
         index = self._open()
-        index.reload()  # see what other writers committed
-        return index.searcher()
+        kept = self._kept_searcher
+        if kept is not None and kept[0] == generation and kept[1] is index:
+            return kept[2]  # reloading costs about a millisecond, three times per hybrid search
+        index.reload()
+        searcher = index.searcher()
+        self._kept_searcher = (generation, index, searcher)
+        return searcher
 
     @contextlib.contextmanager
     def _writer(self) -> Iterator[Any]:

@@ -63,6 +63,7 @@ class WriteBuffer:
     def __init__(self, path: Path) -> None:
         self.path = path
         self._db: sqlite3.Connection | None = None
+        self._latest: tuple[tuple[int, int], dict[str, Write]] | None = None  # see latest
 
     def _open(self, create: bool) -> sqlite3.Connection | None:
         if self._db is None and (create or self.path.is_file()):
@@ -74,6 +75,7 @@ class WriteBuffer:
         if self._db is not None:
             self._db.close()
             self._db = None
+            self._latest = None  # a new connection counts its changes from 0
 
     def count(self) -> int:
         """Buffered writes."""
@@ -89,8 +91,22 @@ class WriteBuffer:
         return (rows[-1][0] if rows else 0), [Write(*row[1:]) for row in rows]
 
     def latest(self) -> dict[str, Write]:
-        """The last buffered write of each id."""
-        return {write.id: write for write in self.writes()[1]}
+        """The last buffered write of each id (shared by the searches until the next write: do not change it).
+
+        A hybrid search asks three times, a server thousands of times between two writes: the rows are
+        read again only when a commit changed them, this connection's (total_changes) or another's
+        (data_version).
+        """
+        db = self._open(create=False)
+        if db is None:
+            return {}
+        version = (db.execute("PRAGMA data_version").fetchone()[0], db.total_changes)  # before the rows
+        kept = self._latest
+        if kept is not None and kept[0] == version:
+            return kept[1]
+        latest = {write.id: write for write in self.writes()[1]}
+        self._latest = (version, latest)
+        return latest
 
     def add(self, writes: Sequence[Write]) -> None:
         """Append writes in one durable commit."""
