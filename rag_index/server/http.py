@@ -9,7 +9,7 @@ What the routes do is rag_index.server.service's, shared with the MCP tools.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from typing import Annotated, Any
 
@@ -18,6 +18,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from rag_index.api import RagIndex
 from rag_index.errors import ConfigError, FieldError, LockError, RagIndexError, StoreError
@@ -27,7 +28,6 @@ from rag_index.server.mcp import create_mcp
 from rag_index.server.runs import Busy, Forbidden, IndexRuns
 from rag_index.server.service import MAX_TEXT, NotFound, Service
 
-Handler = Callable[[Request], Awaitable[Response]]
 MAX_BODY = 10 * 1024 * 1024  # bytes of a request body (413 beyond)
 MAX_TEXTS = 1_000  # texts in one request
 
@@ -93,7 +93,40 @@ def grant(request: Request) -> Grant:
     return found
 
 
-Access = Annotated[Grant, Depends(grant)]
+async def _access(request: Request) -> Grant:
+    # async: FastAPI runs a plain function dependency in its thread pool, one more hop per request
+    return grant(request)
+
+
+Access = Annotated[Grant, Depends(_access)]
+
+
+class BoundedBodies:
+    """ASGI middleware: a body over MAX_BODY is refused (413) before it is read, and /mcp, which has no
+    FastAPI dependency, gets its token checked here. Plain ASGI: Starlette's BaseHTTPMiddleware costs
+    every request a task group and a stream."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        refusal = self._refusal(Request(scope)) if scope["type"] == "http" else None
+        if refusal is not None:
+            await refusal(scope, receive, send)
+        else:
+            await self.app(scope, receive, send)
+
+    @staticmethod
+    def _refusal(request: Request) -> Response | None:
+        length = request.headers.get("content-length")
+        if length is not None and length.isdigit() and int(length) > MAX_BODY:
+            return _error(413, f"request body over {MAX_BODY} bytes")
+        if request.url.path == "/mcp":
+            try:
+                grant(request)
+            except Failure as err:
+                return _error(err.status, err.message, err.field)
+        return None
 
 
 def create_app(
@@ -157,19 +190,7 @@ def create_app(
             raise Failure(403, f"this token may use the namespaces {names} only", "namespace")
         return namespace
 
-    @app.middleware("http")
-    async def bounded_bodies(
-        request: Request, call_next: Callable[[Request], Awaitable[Response]]
-    ) -> Response:
-        length = request.headers.get("content-length")
-        if length is not None and length.isdigit() and int(length) > MAX_BODY:
-            return _error(413, f"request body over {MAX_BODY} bytes")
-        if request.url.path == "/mcp":  # the MCP door has no FastAPI dependency: its token is checked here
-            try:
-                grant(request)
-            except Failure as err:
-                return _error(err.status, err.message, err.field)
-        return await call_next(request)
+    app.add_middleware(BoundedBodies)
 
     @app.exception_handler(Failure)
     async def failure(_: Request, err: Failure) -> JSONResponse:
