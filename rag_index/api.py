@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -54,6 +55,7 @@ class RagIndex:
         self._checkpoint = checkpoint  # crash tests inject one; see rag_index.storage.writer
         self._retriever: Retriever | None = None
         self._writer: TextWriter | None = None  # kept: reopening client and lexical index costs ~40 ms
+        self._opening = threading.RLock()  # threads (a server's searches) open each part once
 
     @classmethod
     def from_config(
@@ -70,9 +72,10 @@ class RagIndex:
     @property
     def embedder(self) -> Embedder:
         """The configured embedder, loaded on first use."""
-        if self._embedder is None:
-            self._embedder = build_embedder(self.config.embedder)
-        return self._embedder
+        with self._opening:
+            if self._embedder is None:
+                self._embedder = build_embedder(self.config.embedder)
+            return self._embedder
 
     def index(
         self,
@@ -127,12 +130,13 @@ class RagIndex:
     @property
     def retriever(self) -> Retriever:
         """The configured retriever over the existing collection (StoreError when there is none)."""
-        if self._retriever is None:
-            store = self.store
-            store.open(self.embedder.fingerprint, create=False)
-            lexical = build_lexical(self.config.lexical, store)
-            self._retriever = build_retriever(self.config.retrieval, self.embedder, store, lexical)
-        return self._retriever
+        with self._opening:
+            if self._retriever is None:
+                store = self.store
+                store.open(self.embedder.fingerprint, create=False)
+                lexical = build_lexical(self.config.lexical, store)
+                self._retriever = build_retriever(self.config.retrieval, self.embedder, store, lexical)
+            return self._retriever
 
     def search(
         self,
@@ -200,11 +204,12 @@ class RagIndex:
             manifest.close()
 
     def _text_writer(self) -> TextWriter:
-        if self._writer is None:
-            store = self.store
-            lexical = build_lexical(self.config.lexical, store)
-            self._writer = TextWriter(self.embedder, store, lexical, self._checkpoint)
-        return self._writer
+        with self._opening:
+            if self._writer is None:
+                store = self.store
+                lexical = build_lexical(self.config.lexical, store)
+                self._writer = TextWriter(self.embedder, store, lexical, self._checkpoint)
+            return self._writer
 
     def info(self) -> dict[str, Any]:
         """The collection's size, chunks per source file, texts and fingerprint (the model is not loaded)."""

@@ -219,6 +219,13 @@ class ServerConfig(Section):
         description="Folders POST /index may index (a path must lie inside one, after resolving symlinks); "
         "empty: POST /index is refused.",
     )
+    searches: int = Field(
+        default=2,
+        ge=1,
+        description="Searches the server runs at once (the rest queue). Chroma holds Python's lock "
+        "while it writes, so more searches at once starve the memory writes: on 2 cores, 2 gave the "
+        "lowest p99 (docs/benchmarks/serve.md).",
+    )
 
 
 class Config(Section):

@@ -161,3 +161,60 @@ def test_binding_beyond_loopback_without_tokens_is_refused(tmp_path: Path) -> No
     )
     assert result.returncode == 2 and "binding beyond loopback needs --token-file" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_searches_run_side_by_side_with_each_other_and_with_writes(index: RagIndex) -> None:
+    """The service takes no lock for searches (writes take turns): concurrent searches give what one at a
+    time gives, and searches while memories are written in other namespaces never fail or leak."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from rag_index.server.service import Service
+
+    service = Service(index)
+    service.remember(["Ada keeps the spare key under the blue pot"], namespace="ada")
+    queries = ["spare key", "warranty", "descaling the machine", "blue pot", "opening hours"] * 8
+    alone = [service.search(query, 3) for query in queries]
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        assert list(pool.map(lambda query: service.search(query, 3), queries)) == alone
+
+        def write(n: int) -> list[str]:
+            return service.remember([f"Bob's note {n} about the blue pot"], namespace="bob")
+
+        writes = [pool.submit(write, n) for n in range(16)]
+        searches = [pool.submit(service.search, "blue pot", 5, "ada") for _ in range(32)]
+        assert all(len(future.result()) == 1 for future in writes)
+        for future in searches:
+            assert [hit["text"] for hit in future.result()] == ["Ada keeps the spare key under the blue pot"]
+    assert len(service.search("Bob's note blue pot", 20, "bob")) == 16
+
+
+def test_at_most_server_searches_run_at_once(index: RagIndex, monkeypatch: pytest.MonkeyPatch) -> None:
+    """More searches at once than server.searches queue: Chroma holds Python's lock while it writes, and
+    more concurrent searches starve the memory writes (docs/benchmarks/serve.md)."""
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    from rag_index.server.service import Service
+
+    inside, most, release, lock = [0], [0], threading.Event(), threading.Lock()
+    search = RagIndex.search
+
+    def held(self: RagIndex, *args: object, **kwargs: object) -> object:
+        with lock:
+            inside[0] += 1
+            most[0] = max(most[0], inside[0])
+        release.wait()
+        with lock:
+            inside[0] -= 1
+        return search(self, *args, **kwargs)
+
+    monkeypatch.setattr(RagIndex, "search", held)
+    service = Service(index)
+    assert index.config.server.searches == 2
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        futures = [pool.submit(service.search, "warranty", 3) for _ in range(6)]
+        while inside[0] < 2:  # a state, not a duration: two searches are in
+            time.sleep(0.001)
+        release.set()
+        assert all(future.result() for future in futures)
+    assert most[0] == 2

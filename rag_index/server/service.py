@@ -33,8 +33,9 @@ class Service:
     def __init__(self, index: RagIndex, write_wait: float = WRITE_WAIT) -> None:
         self.index = index
         self.write_wait = write_wait  # seconds a write waits for another writer (an index run): then 409
-        self._reading = threading.Lock()
         self._writing = threading.Lock()
+        # Searches run side by side, up to server.searches (see ServerConfig); writes take turns.
+        self._searching = threading.BoundedSemaphore(index.config.server.searches)
 
     def search(
         self,
@@ -48,7 +49,7 @@ class Service:
         """The best chunks in the namespace (none: every chunk), each {id, score, text, metadata}."""
         namespace = namespaces.checked(namespace)
         where = namespaces.scoped_where(namespace, where)
-        with self._reading:
+        with self._searching:
             hits = self.index.search(query, k, where=where, where_document=where_document, **options)
         return [_hit(hit, namespace) for hit in hits]
 
@@ -79,8 +80,7 @@ class Service:
     def get(self, id_: str, namespace: str | None = None) -> dict[str, Any]:
         """One text of the namespace as it was given: {id, text, metadata}."""
         namespace = namespaces.checked(namespace)
-        with self._reading:
-            found = self.index.get_by_ids([namespaces.stored_id(namespace, id_)])
+        found = self.index.get_by_ids([namespaces.stored_id(namespace, id_)])
         meta = found[0].metadata if found else {}
         if not found or not is_text_chunk(meta) or not namespaces.readable(namespace, meta):
             raise NotFound(f"no text {id_!r}" + (f" in namespace {namespace!r}" if namespace else ""))
@@ -100,11 +100,10 @@ class Service:
         """
         namespace = namespaces.checked(namespace)
         store = self.index.store
-        with self._reading:
-            store.attach()
-            got = store.collection.get(
-                where=namespaces.scoped_where(namespace, None), include=["documents", "metadatas"]
-            )
+        store.attach()
+        got = store.collection.get(
+            where=namespaces.scoped_where(namespace, None), include=["documents", "metadatas"]
+        )
         texts = [
             (id_, text, meta)
             for id_, text, meta in zip(got["ids"], got["documents"], got["metadatas"], strict=True)
@@ -118,8 +117,7 @@ class Service:
 
     def info(self) -> dict[str, Any]:
         """The collection's size, sources, texts and embedder fingerprint."""
-        with self._reading:
-            return self.index.info()
+        return self.index.info()
 
 
 def _hit(hit: ScoredChunk, namespace: str | None) -> dict[str, Any]:
