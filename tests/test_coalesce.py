@@ -10,7 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 import pytest
 
-from rag_index.embed.coalesce import Coalescer
+from rag_index.coalesce import Coalescer
 
 
 class GatedEncoder:

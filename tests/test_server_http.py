@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -199,7 +200,7 @@ def test_at_most_server_searches_run_at_once(index: RagIndex, monkeypatch: pytes
     inside, most, release, lock = [0], [0], threading.Event(), threading.Lock()
     search = RagIndex.search
 
-    def held(self: RagIndex, *args: object, **kwargs: object) -> object:
+    def held(self: RagIndex, *args: Any, **kwargs: Any) -> Any:
         with lock:
             inside[0] += 1
             most[0] = max(most[0], inside[0])
@@ -218,3 +219,40 @@ def test_at_most_server_searches_run_at_once(index: RagIndex, monkeypatch: pytes
         release.set()
         assert all(future.result() for future in futures)
     assert most[0] == 2
+
+
+def test_writes_waiting_together_are_added_as_one(index: RagIndex, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Memory writes that wait for a running write share the next one (one Chroma upsert), and each
+    caller gets its own ids; a request's own mistake stays its own."""
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    from rag_index.errors import FieldError
+    from rag_index.server.service import Service
+
+    calls: list[list[str]] = []
+    entered, gate = threading.Event(), threading.Event()
+    add_texts = RagIndex.add_texts
+
+    def gated(self: RagIndex, texts: list[str], *args: Any, **kwargs: Any) -> list[str]:
+        calls.append(list(texts))
+        entered.set()
+        gate.wait()
+        return add_texts(self, texts, *args, **kwargs)
+
+    monkeypatch.setattr(RagIndex, "add_texts", gated)
+    service = Service(index)
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        first = pool.submit(service.remember, ["Ada parks in bay 4"], None, ["a1"], "ada")
+        entered.wait()  # the first write runs alone; the next three wait for it
+        bob = pool.submit(service.remember, ["Bob takes tea", "Bob cycles"], None, ["b1", "b2"], "bob")
+        carol = pool.submit(service.remember, ["Carol is on call"], None, ["c1"], "carol")
+        while len(service._writes._waiting) < 2:  # a state, not a duration
+            time.sleep(0.001)
+        with pytest.raises(FieldError, match=r"texts\[0\]"):
+            service.remember(["  "], namespace="dave")  # refused before it joins anyone
+        gate.set()
+        assert (first.result(), bob.result(), carol.result()) == (["a1"], ["b1", "b2"], ["c1"])
+    assert calls[0] == ["Ada parks in bay 4"]
+    assert sorted(calls[1]) == ["Bob cycles", "Bob takes tea", "Carol is on call"]
+    assert service.get("b2", "bob")["text"] == "Bob cycles" and service.get("c1", "carol")["text"]

@@ -16,8 +16,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from rag_index.cancellation import checkpoint
+from rag_index.coalesce import Coalescer
 from rag_index.embed.backends import Backend, check_backend, make_backend
-from rag_index.embed.coalesce import Coalescer
 from rag_index.embed.graph_pooling import GRAPH_POOLINGS
 from rag_index.embed.int8 import Calibration, calibration_key, calibration_texts
 from rag_index.embed.model_files import (
@@ -129,7 +129,7 @@ class PoolingEmbedder:
         # and a cached OpenVINO conversion needs no torch model at all.
         self._model: torch.nn.Module | None = None
         self._backend: Backend | None = None
-        self._queries: tuple[PoolingEmbedder | None, Coalescer | None] = (None, None)  # owner, coalescer
+        self._queries: tuple[PoolingEmbedder | None, Coalescer[str, np.ndarray] | None] = (None, None)
         # LangChain may call in from several threads at once; reentrant, as the backend loads the model.
         self._loading = threading.RLock()
 
@@ -259,7 +259,7 @@ class PoolingEmbedder:
     def _encode_queries(self, texts: Sequence[str]) -> np.ndarray:
         return self.adapt_queries(self.encode([self.query_prefix + text for text in texts]))
 
-    def _coalescer(self) -> Coalescer:
+    def _coalescer(self) -> Coalescer[str, np.ndarray]:
         with self._loading:
             owner, coalescer = self._queries
             if owner is not self or coalescer is None:  # none yet, or a copy's (whose prefixes may differ)

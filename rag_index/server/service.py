@@ -1,26 +1,29 @@
 """What both doors (HTTP and MCP) do with the index: search, remember, recall and forget by namespace.
 
-Two locks: reads (search, get, recent, info) take turns on the retriever and its caches, writes take
-turns on the text writer, and neither waits for the other, so a write waiting for an index run's store
-lock holds no search up. Mistakes raise RagIndexError (FieldError names its field; NotFound: no such text
+Searches run side by side (up to server.searches at once); writes take turns on the text writer, those
+waiting together added as one, and neither waits for the other, so a write waiting for an index run's
+store lock holds no search up. Mistakes raise RagIndexError (FieldError names its field; NotFound: no such text
 in the namespace).
 """
 
 from __future__ import annotations
 
+import itertools
 import threading
 from typing import Any
 
 from rag_index.api import RagIndex
+from rag_index.coalesce import Coalescer
 from rag_index.errors import FieldError, RagIndexError
 from rag_index.index.memory import WRITE_WAIT
-from rag_index.index.texts import caller_metadata, is_text_chunk, text_id
+from rag_index.index.texts import caller_metadata, is_text_chunk, text_id, text_records
 from rag_index.search.neighbours import CONTEXT_IDS, MERGED_IDS
 from rag_index.search.recency import CREATED_AT
 from rag_index.server import namespaces
 from rag_index.types import ScoredChunk
 
 MAX_TEXT = 100_000  # characters of one text or query
+_Write = tuple[list[str], list[dict[str, Any]], list[str]]  # texts, metadatas, ids of one request
 
 
 class NotFound(RagIndexError):
@@ -34,6 +37,9 @@ class Service:
         self.index = index
         self.write_wait = write_wait  # seconds a write waits for another writer (an index run): then 409
         self._writing = threading.Lock()
+        # Writes that wait for each other are added together: Chroma's upsert costs about 30 ms whether it
+        # holds one text or four, and holds Python's lock meanwhile. A store-wide failure is everyone's.
+        self._writes = Coalescer(self._write_together, isolate=False)
         # Searches run side by side, up to server.searches (see ServerConfig); writes take turns.
         self._searching = threading.BoundedSemaphore(index.config.server.searches)
 
@@ -73,9 +79,19 @@ class Service:
             pairs = zip(texts, scoped, strict=True)
             ids = [text_id(text, meta) if isinstance(text, str) else "" for text, meta in pairs]
         stored = [namespaces.stored_id(namespace, id_) for id_ in ids]
-        with self._writing:
-            added = self.index.add_texts(texts, scoped, stored, wait=self.write_wait)
+        text_records(texts, scoped, stored)  # this request's mistakes are its own, before it joins others
+        added = self._writes((texts, scoped, stored))
         return [namespaces.public_id(namespace, id_) for id_ in added]
+
+    def _write_together(self, writes: list[_Write]) -> list[list[str]]:
+        """The texts of writes waiting at once, added in one write (one commit); the ids of each."""
+        texts = [text for write in writes for text in write[0]]
+        metadatas = [meta for write in writes for meta in write[1]]
+        ids = [id_ for write in writes for id_ in write[2]]
+        with self._writing:
+            added = self.index.add_texts(texts, metadatas, ids, wait=self.write_wait)
+        ends = list(itertools.accumulate(len(write[0]) for write in writes))
+        return [added[end - len(write[0]) : end] for write, end in zip(writes, ends, strict=True)]
 
     def get(self, id_: str, namespace: str | None = None) -> dict[str, Any]:
         """One text of the namespace as it was given: {id, text, metadata}."""
