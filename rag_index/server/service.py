@@ -2,8 +2,8 @@
 
 Searches run side by side (up to server.searches at once); writes take turns on the text writer, those
 waiting together added as one, and neither waits for the other, so a write waiting for an index run's
-store lock holds no search up. Mistakes raise RagIndexError (FieldError names its field; NotFound: no such text
-in the namespace).
+store lock holds no search up. Mistakes raise RagIndexError (FieldError names its field; NotFound: no
+such text in the namespace).
 """
 
 from __future__ import annotations
