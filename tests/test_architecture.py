@@ -9,7 +9,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "rag_index"
 
 # From the bottom up: a module may import from its own layer and the layers below, never above.
 LAYERS = [
-    ["errors", "types", "cancellation"],
+    ["errors", "types", "cancellation", "coalesce"],
     ["settings"],
     ["loaders"],
     ["chunking"],
