@@ -274,22 +274,11 @@ class ChromaStore:
         return set(self._call(self.collection.get, include=[])["ids"])
 
     def ids_where(self, where: dict[str, Any] | None, where_document: dict[str, Any] | None) -> set[str]:
-        """The ids of the chunks a filter selects, by Chroma's own rules (the lexical index asks this)."""
-        found: set[str] = set()
-        step, offset = self._batch_size(), 0
-        while True:
-            page = self._call(
-                self.collection.get,
-                where=where,
-                where_document=where_document,
-                include=[],
-                limit=step,
-                offset=offset,
-            )
-            found.update(page["ids"])
-            if len(page["ids"]) < step:
-                return found
-            offset += step
+        """The ids of the chunks a filter selects, by Chroma's own rules (the lexical index asks this);
+        in one call, as ids(): paging by offset made Chroma find the skipped rows again for every page."""
+        return set(
+            self._call(self.collection.get, where=where, where_document=where_document, include=[])["ids"]
+        )
 
     def chunks(self) -> Iterator[list[Chunk]]:
         """Every chunk with its text and stored metadata, a page at a time (rebuilding the lexical index)."""
