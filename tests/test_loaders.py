@@ -499,3 +499,41 @@ def test_sample_pdf_generator_reproduces_the_committed_file() -> None:
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     assert module.build_pdf(module.PAGES) == HANDBOOK_BYTES
+
+
+def test_a_settled_file_is_hashed_once_and_any_write_is_seen(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """file_digest keeps a digest under the file's identity, size and times (the unchanged check and the
+    run after it read each file once); a write moves ctime, so even a same-size rewrite with its mtime
+    set back is read again."""
+    import time
+
+    from rag_index.loaders import base
+
+    path = tmp_path / "note.txt"
+    path.write_text("first version")
+    later = time.time() + 60  # as if the file had been written a minute ago: settled
+    monkeypatch.setattr(base.time, "time", lambda: later)
+    first = base.file_digest(path)
+    with monkeypatch.context() as patched:
+        patched.setattr(Path, "open", lambda *_: (_ for _ in ()).throw(OSError("not read again")))
+        assert base.file_digest(path) == first  # kept: not opened
+    stat = path.stat()
+    path.write_text("other version")  # the same size
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns))  # and the same mtime
+    later += 60
+    assert base.file_digest(path) != first
+
+
+def test_a_file_written_just_now_is_hashed_every_time(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from rag_index.loaders import base
+
+    path = tmp_path / "note.txt"
+    path.write_text("being written")
+    base.file_digest(path)
+    monkeypatch.setattr(Path, "open", lambda *_: (_ for _ in ()).throw(OSError("read again")))
+    with pytest.raises(LoadError, match="read again"):
+        base.file_digest(path)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -67,6 +68,11 @@ def check_formats(formats: Sequence[str]) -> tuple[str, ...]:
 _HASH_BLOCK = 1 << 20
 
 
+_digests: dict[tuple[str, int, int, int, int, int], str] = {}  # see file_digest
+_DIGESTS_KEPT = 200_000  # files (about 40 MB); beyond, the memo starts afresh
+_SETTLED_SECONDS = 2.0  # a file written more recently than this is hashed every time
+
+
 def read_bytes(path: Path, max_bytes: int | None = None) -> bytes:
     """The whole file, with the OS errors a user can act on turned into LoadError.
 
@@ -81,14 +87,28 @@ def read_bytes(path: Path, max_bytes: int | None = None) -> bytes:
 
 
 def file_digest(path: Path) -> str:
-    """The sha256 hex digest of a file, read in 1 MiB blocks (memory stays flat for any size)."""
-    digest = hashlib.sha256()
+    """The sha256 hex digest of a file, read in 1 MiB blocks (memory stays flat for any size).
+
+    Kept in the process under the file's identity, size and times, as git keeps its index: the check for
+    an unchanged folder and the run after it (or a server's next index run) read each file once. Every
+    write moves a file's ctime, which no program can set back; a file written in the last seconds, which a
+    write within the same timestamp tick could change unseen, is read every time.
+    """
     try:
+        seen = path.stat()
+        key = (str(path), seen.st_dev, seen.st_ino, seen.st_size, seen.st_mtime_ns, seen.st_ctime_ns)
+        if (kept := _digests.get(key)) is not None:
+            return kept
+        digest = hashlib.sha256()
         with path.open("rb") as handle:
             while block := handle.read(_HASH_BLOCK):
                 digest.update(block)
     except OSError as err:
         raise _os_load_error(err) from None
+    if time.time() - max(seen.st_mtime, seen.st_ctime) > _SETTLED_SECONDS:
+        if len(_digests) >= _DIGESTS_KEPT:
+            _digests.clear()
+        _digests[key] = digest.hexdigest()
     return digest.hexdigest()
 
 
