@@ -67,21 +67,21 @@ END_TO_END = {
     },
 }
 
-# docs/benchmarks/quality-suite.md, latest run (2026-12-03): hybrid (default), similarity, lexical.
+# docs/benchmarks/quality-suite.md, latest run (2026-12-04): hybrid (default), similarity, lexical.
 SUITE = SuiteReport(
     [{"retrieval.search_type": kind} for kind in ("hybrid", "similarity", "lexical")],
     [
-        SuiteRow("scifact", "abstracts", "ndcg@10", [0.7087, 0.6451, 0.6823], 300),
-        SuiteRow("cranfield", "abstracts", "ndcg@10", [0.4097, 0.3817, 0.3736], 225),
-        SuiteRow("cisi", "abstracts", "ndcg@10", [0.4349, 0.4193, 0.3291], 76),
-        SuiteRow("med", "abstracts", "ndcg@10", [0.8156, 0.7875, 0.7150], 30),
-        SuiteRow("cosqa", "code search", "ndcg@10", [0.5858, 0.5926, 0.3964], 500),
-        SuiteRow("sec-10q", "document QA: filings", "mrr@10", [0.7879, 0.6561, 0.4786], 195),
-        SuiteRow("sec-10q", "document QA: filings", "recall@5", [0.9885, 0.9115, 0.6410], 195),
-        SuiteRow("covid-qa", "document QA: long articles", "mrr@10", [0.7856, 0.6574, 0.8116], 1380),
-        SuiteRow("memories", "mixed store, memory questions", "hit@1", [0.5800, 0.5000, 0.5333], 300),
-        SuiteRow("memories+filings", "mixed store, memory questions", "hit@1", [0.8100, 0.7833, 0.8033], 300),
-        SuiteRow("memories+filings", "mixed store, file questions", "hit@1", [0.7333, 0.4718, 0.3128], 195),
+        SuiteRow("scifact", "abstracts", "ndcg@10", [0.7087, 0.6457, 0.6823], 300),
+        SuiteRow("cranfield", "abstracts", "ndcg@10", [0.4090, 0.3808, 0.3736], 225),
+        SuiteRow("cisi", "abstracts", "ndcg@10", [0.4347, 0.4200, 0.3291], 76),
+        SuiteRow("med", "abstracts", "ndcg@10", [0.8156, 0.7881, 0.7150], 30),
+        SuiteRow("cosqa", "code search", "ndcg@10", [0.5847, 0.5925, 0.3964], 500),
+        SuiteRow("sec-10q", "document QA: filings", "mrr@10", [0.7884, 0.6558, 0.4786], 195),
+        SuiteRow("sec-10q", "document QA: filings", "recall@5", [0.9872, 0.9115, 0.6410], 195),
+        SuiteRow("covid-qa", "document QA: long articles", "mrr@10", [0.7862, 0.6577, 0.8116], 1380),
+        SuiteRow("memories", "mixed store, memory questions", "hit@1", [0.5833, 0.5000, 0.5333], 300),
+        SuiteRow("memories+filings", "mixed store, memory questions", "hit@1", [0.8033, 0.7767, 0.8067], 300),
+        SuiteRow("memories+filings", "mixed store, file questions", "hit@1", [0.7385, 0.4718, 0.3128], 195),
         SuiteRow("texts+sample", "mixed store, file questions", "hit@1", [0.9091, 0.9091, 0.9091], 11),
         SuiteRow("sample+memories", "mixed store, memory questions", "hit@1", [0.8333, 0.8333, 0.5000], 12),
         SuiteRow("sample+memories", "mixed store, file questions", "hit@1", [1.0000, 0.9091, 0.9091], 11),
@@ -104,7 +104,7 @@ def main() -> None:
     for ax, (machine, result) in zip(axes, END_TO_END.items(), strict=True):
         end_to_end_chart(result, ax, f"{machine}: the 20 sec-10q PDFs")
     written.append(save(axes[0], IMAGES / "end-to-end.png"))
-    written.append(save(suite_chart(SUITE, title="Quality suite, 2026-12-03"), IMAGES / "quality-suite.png"))
+    written.append(save(suite_chart(SUITE, title="Quality suite, 2026-12-04"), IMAGES / "quality-suite.png"))
     for path in written:
         print(f"{path.relative_to(ROOT)}: {path.stat().st_size / 1024:.0f} KB")
 
