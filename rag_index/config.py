@@ -147,8 +147,9 @@ class StoreConfig(Section):
     hnsw_ef_search: int | None = Field(
         default=None,
         ge=1,
-        description="HNSW candidates examined per search in a new collection (null: Chroma's 100); more "
-        "finds the exact nearest chunks more often in a large collection, and searches a little slower.",
+        description="HNSW candidates examined per search (null: Chroma's 100); a collection built before "
+        "takes it at its next write (`rag-index index`). More finds the exact nearest chunks more often in a "
+        "large collection, and searches a little slower.",
     )
     host: str = Field(default="localhost", description="http mode: the Chroma server's host.")
     port: int = Field(default=8000, gt=0, lt=65536, description="http mode: the Chroma server's port.")

@@ -119,3 +119,26 @@ def test_hnsw_ef_search_reaches_a_new_collection(tmp_path: Path) -> None:
     default = build_store(load_config(None, [f"store.path={tmp_path / 'default'}"]).store)
     default.open({"model": "test"})
     assert default.collection.configuration["hnsw"]["ef_search"] == 100  # Chroma's own
+
+
+def test_hnsw_ef_search_reaches_an_existing_collection_at_its_next_write(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    from rag_index.build import build_store
+
+    build_store(load_config(None, [f"store.path={tmp_path}"]).store).open({"model": "test"})  # Chroma's 100
+    wider = load_config(None, [f"store.path={tmp_path}", "store.hnsw_ef_search=250"])
+    build_store(wider.store).open({"model": "test"}, create=False)  # a search changes nothing
+    read = (
+        "from rag_index.build import build_store; from rag_index.config import load_config; "
+        f"store = build_store(load_config(None, ['store.path={tmp_path}']).store); store.attach(); "
+        "print(store.collection.configuration['hnsw']['ef_search'])"
+    )
+    assert subprocess.run([sys.executable, "-c", read], capture_output=True, text=True).stdout.split() == [
+        "100"
+    ]
+    build_store(wider.store).open({"model": "test"})  # a write: the next index run or add
+    assert subprocess.run([sys.executable, "-c", read], capture_output=True, text=True).stdout.split() == [
+        "250"
+    ]

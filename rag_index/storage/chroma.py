@@ -185,6 +185,8 @@ class ChromaStore:
                 "re-index with --recreate, or use the settings it was built with"
             )
         if existing is not None and not recreate:
+            if create:  # a write: the configured search breadth reaches a collection built before it was set
+                self._widen(existing)
             self._collection = existing
             return False
         if existing is not None:
@@ -200,6 +202,14 @@ class ChromaStore:
             )
         )
         return True
+
+    def _widen(self, collection: Any) -> None:
+        """Give an existing collection the configured ef_search (store.hnsw_ef_search): unlike HNSW's other
+        settings, the search breadth changes without rebuilding the graph."""
+        wanted = self.hnsw.get("ef_search")
+        current = (collection.configuration or {}).get("hnsw", {}).get("ef_search")
+        if wanted is not None and current != wanted:
+            self._call(lambda: collection.modify(configuration={"hnsw": {"ef_search": wanted}}))
 
     def attach(self) -> None:
         """Open the existing collection as it is, for reading its contents."""
