@@ -105,11 +105,12 @@ def file_digest(path: Path) -> str:
                 digest.update(block)
     except OSError as err:
         raise _os_load_error(err) from None
+    hexdigest = digest.hexdigest()
     if time.time() - max(seen.st_mtime, seen.st_ctime) > _SETTLED_SECONDS:
         if len(_digests) >= _DIGESTS_KEPT:
             _digests.clear()
-        _digests[key] = digest.hexdigest()
-    return digest.hexdigest()
+        _digests[key] = hexdigest
+    return hexdigest
 
 
 def check_size(size: int, max_bytes: int) -> None:
