@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -37,3 +38,9 @@ def server(tmp_path: Path) -> Iterator[ChromaServer]:
     running.start()
     yield running
     running.stop()
+
+
+def wait_until(condition: Callable[[], bool]) -> None:
+    """Poll a state, never a duration: threads reaching a point the test waits for."""
+    while not condition():
+        time.sleep(0.001)

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import threading
-import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pytest
 
 from rag_index.coalesce import Coalescer
+from tests.conftest import wait_until
 
 
 class GatedEncoder:
@@ -28,12 +28,6 @@ class GatedEncoder:
         if "bad" in texts:
             raise ValueError("cannot encode 'bad'")
         return np.array([[float(len(text))] for text in texts])
-
-
-def wait_until(condition: Callable[[], bool]) -> None:
-    """Poll a state (never a duration): what arrives while the lane is busy."""
-    while not condition():
-        time.sleep(0.001)
 
 
 def test_queries_waiting_while_the_lane_is_busy_are_encoded_in_one_batch() -> None:

@@ -18,7 +18,7 @@ from fastapi.testclient import TestClient
 from rag_index.api import RagIndex
 from rag_index.server.auth import read_tokens
 from rag_index.server.http import MAX_BODY, create_app
-from tests.conftest import DATA
+from tests.conftest import DATA, wait_until
 from tests.fakes import FakeEmbedder
 from tests.served import free_port
 
@@ -214,8 +214,7 @@ def test_at_most_server_searches_run_at_once(index: RagIndex, monkeypatch: pytes
     assert index.config.server.searches == 2
     with ThreadPoolExecutor(max_workers=6) as pool:
         futures = [pool.submit(service.search, "warranty", 3) for _ in range(6)]
-        while inside[0] < 2:  # a state, not a duration: two searches are in
-            time.sleep(0.001)
+        wait_until(lambda: inside[0] >= 2)  # two searches are in
         release.set()
         assert all(future.result() for future in futures)
     assert most[0] == 2
@@ -247,8 +246,7 @@ def test_writes_waiting_together_are_added_as_one(index: RagIndex, monkeypatch: 
         entered.wait()  # the first write runs alone; the next three wait for it
         bob = pool.submit(service.remember, ["Bob takes tea", "Bob cycles"], None, ["b1", "b2"], "bob")
         carol = pool.submit(service.remember, ["Carol is on call"], None, ["c1"], "carol")
-        while len(service._writes._waiting) < 2:  # a state, not a duration
-            time.sleep(0.001)
+        wait_until(lambda: len(service._writes._waiting) >= 2)
         with pytest.raises(FieldError, match=r"texts\[0\]"):
             service.remember(["  "], namespace="dave")  # refused before it joins anyone
         gate.set()
