@@ -20,6 +20,7 @@ from rag_index.index.texts import caller_metadata, is_text_chunk, text_id, text_
 from rag_index.search.neighbours import CONTEXT_IDS, MERGED_IDS
 from rag_index.search.recency import CREATED_AT
 from rag_index.server import namespaces
+from rag_index.server.turns import Turns
 from rag_index.types import ScoredChunk
 
 MAX_TEXT = 100_000  # characters of one text or query
@@ -40,8 +41,8 @@ class Service:
         # Writes that wait for each other are added together: Chroma's upsert costs about 30 ms whether it
         # holds one text or four, and holds Python's lock meanwhile. A store-wide failure is everyone's.
         self._writes = Coalescer(self._write_together, isolate=False)
-        # Searches run side by side, up to server.searches (see ServerConfig); writes take turns.
-        self._searching = threading.BoundedSemaphore(index.config.server.searches)
+        # Searches run side by side, up to server.searches (see ServerConfig), the rest in arrival order.
+        self._searching = Turns(index.config.server.searches)
 
     def search(
         self,
