@@ -105,7 +105,8 @@ class RagIndex:
             config = config.model_copy(deep=True)
             config.loader.include = [root.name]
             root = root.parent
-        self._retriever = self._writer = None  # a recreated collection must be opened again
+        with self._opening:  # not between another thread's check and use of them
+            self._retriever = self._writer = None  # a recreated collection must be opened again
         return index_with_config(
             root.resolve(),
             config,

@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 import signal
 import sys
+import time
 from collections import Counter
 from collections.abc import Callable
 
@@ -46,13 +47,18 @@ def pause_at(spec: str) -> Callable[[str], None]:
             if passed[point] == limit:
                 with open(marker, "w"):
                     pass
+                # Short sleeps rather than signal.pause(), which waits for a second signal if the first
+                # lands between Python's last check for one and the pause() call.
                 while True:
-                    signal.pause()
+                    time.sleep(0.05)
 
     return checkpoint
 
 
 if __name__ == "__main__":
+    # A shell starts background jobs with SIGINT ignored, and Python then installs no Ctrl-C handler: the
+    # test's SIGINT did nothing and a CI run started in the background hung for 300 s. Restore it here.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     spec, *argv = sys.argv[1:]
     hook = pause_at(spec.removeprefix("pause:")) if spec.startswith("pause:") else kill_at(spec)
     sys.exit(main(argv, checkpoint=hook))
