@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -38,6 +39,23 @@ def server(tmp_path: Path) -> Iterator[ChromaServer]:
     running.start()
     yield running
     running.stop()
+
+
+class Occupancy:
+    """A block that counts the threads inside it now (inside) and at most (most)."""
+
+    def __init__(self) -> None:
+        self.inside = self.most = 0
+        self._lock = threading.Lock()
+
+    def __enter__(self) -> None:
+        with self._lock:
+            self.inside += 1
+            self.most = max(self.most, self.inside)
+
+    def __exit__(self, *exc: object) -> None:
+        with self._lock:
+            self.inside -= 1
 
 
 def wait_until(condition: Callable[[], bool]) -> None:

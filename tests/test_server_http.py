@@ -18,7 +18,7 @@ from fastapi.testclient import TestClient
 from rag_index.api import RagIndex
 from rag_index.server.auth import read_tokens
 from rag_index.server.http import MAX_BODY, create_app
-from tests.conftest import DATA, wait_until
+from tests.conftest import DATA, Occupancy, wait_until
 from tests.fakes import FakeEmbedder
 from tests.served import free_port
 
@@ -197,16 +197,12 @@ def test_at_most_server_searches_run_at_once(index: RagIndex, monkeypatch: pytes
 
     from rag_index.server.service import Service
 
-    inside, most, release, lock = [0], [0], threading.Event(), threading.Lock()
+    occupancy, release = Occupancy(), threading.Event()
     search = RagIndex.search
 
     def held(self: RagIndex, *args: Any, **kwargs: Any) -> Any:
-        with lock:
-            inside[0] += 1
-            most[0] = max(most[0], inside[0])
-        release.wait()
-        with lock:
-            inside[0] -= 1
+        with occupancy:
+            release.wait()
         return search(self, *args, **kwargs)
 
     monkeypatch.setattr(RagIndex, "search", held)
@@ -214,10 +210,10 @@ def test_at_most_server_searches_run_at_once(index: RagIndex, monkeypatch: pytes
     assert index.config.server.searches == 2
     with ThreadPoolExecutor(max_workers=6) as pool:
         futures = [pool.submit(service.search, "warranty", 3) for _ in range(6)]
-        wait_until(lambda: inside[0] >= 2)  # two searches are in
+        wait_until(lambda: occupancy.inside >= 2)  # two searches are in
         release.set()
         assert all(future.result() for future in futures)
-    assert most[0] == 2
+    assert occupancy.most == 2
 
 
 def test_writes_waiting_together_are_added_as_one(index: RagIndex, monkeypatch: pytest.MonkeyPatch) -> None:

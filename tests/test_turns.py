@@ -7,7 +7,7 @@ import threading
 import pytest
 
 from rag_index.server.turns import Turns
-from tests.conftest import wait_until
+from tests.conftest import Occupancy, wait_until
 
 
 def test_waiters_are_admitted_in_the_order_they_came() -> None:
@@ -50,26 +50,20 @@ def test_a_caller_coming_back_at_once_queues_behind_the_waiter() -> None:
 
 
 def test_no_more_than_slots_holders_at_once() -> None:
-    turns, inside, most = Turns(2), [0], [0]
-    count, gate = threading.Lock(), threading.Event()
+    turns, occupancy, gate = Turns(2), Occupancy(), threading.Event()
 
     def hold() -> None:
-        with turns:
-            with count:
-                inside[0] += 1
-                most[0] = max(most[0], inside[0])
+        with turns, occupancy:
             gate.wait()
-            with count:
-                inside[0] -= 1
 
     threads = [threading.Thread(target=hold) for _ in range(5)]
     for thread in threads:
         thread.start()
-    wait_until(lambda: turns.waiting == 3 and inside[0] == 2)
+    wait_until(lambda: turns.waiting == 3 and occupancy.inside == 2)
     gate.set()
     for thread in threads:
         thread.join()
-    assert most[0] == 2 and turns.waiting == 0
+    assert occupancy.most == 2 and turns.waiting == 0
 
 
 def test_at_least_one_slot() -> None:
