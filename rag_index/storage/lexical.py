@@ -648,11 +648,11 @@ class LexicalIndex:
         if kept_searcher is searcher and kept_key == key:
             return kept
         schema = self._open().schema
-        replaced = tantivy.Query.term_set_query(schema, "id", sorted(buffered))
         named = tantivy.Query.term_set_query(schema, "document", sorted(sources))
-        scope = tantivy.Query.boolean_query([(tantivy.Occur.Must, replaced), (tantivy.Occur.MustNot, named)])
-        partial = set(self._by_document(searcher, scope, [], buffered)[0])
-        lengths = self._by_document(searcher, self._scope(sources | partial, {}), [], sources | partial)[0]
+        replaced = tantivy.Query.term_set_query(schema, "id", sorted(buffered))
+        either = tantivy.Query.boolean_query([(tantivy.Occur.Should, q) for q in (named, replaced)])
+        # One pass: each document with a chunk of tantivy either named or replaced (at most one per each).
+        lengths = self._by_document(searcher, either, [], [*sources, *buffered])[0]
         affected = {document for document, chunks in lengths.items() if chunks}
         self._kept_superseded = (searcher, key, affected)
         return affected
