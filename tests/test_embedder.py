@@ -22,6 +22,7 @@ from rag_index.embed.model_files import (
 )
 from rag_index.embed.runtime import resolve_dtype
 from rag_index.errors import ConfigError
+from tests.tiny_model import ARCHITECTURES, make_tiny_model
 
 WORDS = (
     "coffee grinder burr espresso lighthouse harbour signal storm ledger invoice quarter revenue protein "
@@ -127,6 +128,30 @@ def test_a_local_model_folder_gives_the_same_vectors(embedder: PoolingEmbedder) 
     other = PoolingEmbedder(model=str(embedder.model_path), device="cpu", dtype="fp32", backend="torch")
     np.testing.assert_allclose(other.encode(["same text"]), embedder.encode(["same text"]), atol=1e-6)
     assert other.fingerprint["weights"] == embedder.fingerprint["weights"]
+
+
+@pytest.mark.parametrize("architecture", sorted(ARCHITECTURES))
+def test_any_encoder_architecture_embeds_as_transformers_does(tmp_path: Path, architecture: str) -> None:
+    """Mean pooling of transformers' own forward pass, on both CPU backends (OpenVINO compiles the graph)."""
+    from transformers import AutoModel, AutoTokenizer
+
+    folder = make_tiny_model(tmp_path / architecture, architecture)
+    texts = mixed_texts(6, seed=5)
+    model = AutoModel.from_pretrained(folder).eval()
+    batch = AutoTokenizer.from_pretrained(folder)(
+        texts, padding=True, truncation=True, max_length=256, return_tensors="pt"
+    )
+    if architecture != "bert":  # these families take no token type ids
+        batch.pop("token_type_ids")
+    with torch.no_grad():
+        hidden = model(**batch).last_hidden_state
+    mask = batch["attention_mask"].unsqueeze(-1).float()
+    reference = torch.nn.functional.normalize((hidden * mask).sum(1) / mask.sum(1), dim=-1).numpy()
+    for backend in ("openvino", "torch"):
+        embedder = PoolingEmbedder(str(folder), backend=backend, dtype="fp32", pooling="mean", max_length=256)
+        ours = embedder.encode(texts)
+        cosine = np.sum(ours * reference, axis=1)
+        assert cosine.min() >= 0.9999, f"{architecture} on {backend}: worst cosine {cosine.min():.6f}"
 
 
 def test_missing_model_folder_is_a_clear_error(tmp_path: Path) -> None:
