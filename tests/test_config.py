@@ -135,10 +135,10 @@ def test_hnsw_ef_search_reaches_an_existing_collection_at_its_next_write(tmp_pat
         f"store = build_store(load_config(None, ['store.path={tmp_path}']).store); store.attach(); "
         "print(store.collection.configuration['hnsw']['ef_search'])"
     )
-    assert subprocess.run([sys.executable, "-c", read], capture_output=True, text=True).stdout.split() == [
-        "100"
-    ]
+
+    def stored_ef_search() -> str:  # as another process opening the store reads it
+        return subprocess.run([sys.executable, "-c", read], capture_output=True, text=True).stdout.strip()
+
+    assert stored_ef_search() == "100"
     build_store(wider.store).open({"model": "test"})  # a write: the next index run or add
-    assert subprocess.run([sys.executable, "-c", read], capture_output=True, text=True).stdout.split() == [
-        "250"
-    ]
+    assert stored_ef_search() == "250"
